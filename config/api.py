@@ -1,0 +1,138 @@
+"""The one NinjaAPI at /api/v1/, and the one error format of the whole API:
+
+    {"code": "machine_readable", "message": "human text", "details": {...}}
+
+Domain errors (healthnet.errors) are mapped to HTTP statuses here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+
+from healthnet.authentication import API_AUTH
+from healthnet.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    RateLimited,
+)
+
+logger = logging.getLogger("healthnet.api")
+
+STATUS_OF_ERROR: list[tuple[type[DomainError], int]] = [
+    (InvalidInput, 422),
+    (NotAuthenticated, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (RateLimited, 429),
+]
+
+# ninja's own HTTP errors (body parsing, auth, throttling) in our format.
+CODE_OF_HTTP_STATUS = {
+    400: ("malformed_request", "请求体无法解析，应为有效的 JSON (request body is not valid JSON)"),
+    401: ("not_authenticated", "需要登录或有效的令牌 (authentication required)"),
+    403: ("forbidden", "无权执行此操作 (not allowed)"),
+    405: ("method_not_allowed", "不支持此方法 (method not allowed)"),
+    429: ("rate_limited", "请求过于频繁 (too many requests)"),
+}
+
+api = NinjaAPI(
+    title="HealthNet API",
+    version="1",
+    description=(
+        "乌海市医疗卫生服务网络 — institutions, residents, family-doctor contracts, two-way "
+        "referrals and QR health codes. Authenticate with `POST /api/v1/auth/token`, then send "
+        "`Authorization: Bearer <token>`. Every error is "
+        '`{"code": ..., "message": ..., "details": {...}}`.'
+    ),
+    auth=API_AUTH,
+    urls_namespace="api-v1",
+    docs_url="/docs",
+)
+
+
+def error_response(
+    request: HttpRequest, status: int, code: str, message: str, details: dict | None = None
+) -> HttpResponse:
+    return api.create_response(
+        request, {"code": code, "message": message, "details": details or {}}, status=status
+    )
+
+
+@api.exception_handler(DomainError)
+def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    status = next((s for kind, s in STATUS_OF_ERROR if isinstance(exc, kind)), 400)
+    response = error_response(request, status, exc.code, exc.message, exc.details)
+    if isinstance(exc, RateLimited) and "retry_after_seconds" in exc.details:
+        response["Retry-After"] = str(exc.details["retry_after_seconds"])
+    return response
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    errors = [
+        {
+            "field": ".".join(str(part) for part in error.get("loc", ())[1:]) or None,
+            "location": (error.get("loc") or ["body"])[0],
+            "message": error.get("msg", ""),
+            "type": error.get("type", ""),
+        }
+        for error in exc.errors
+    ]
+    return error_response(
+        request,
+        422,
+        "validation_error",
+        "请求参数不合法 (the request has invalid or missing fields)",
+        {"errors": errors},
+    )
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    code, message = CODE_OF_HTTP_STATUS[401]
+    response = error_response(request, 401, code, message)
+    response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    code, message = CODE_OF_HTTP_STATUS.get(exc.status_code, ("http_error", str(exc)))
+    return error_response(request, exc.status_code, code, message)
+
+
+@api.exception_handler(Http404)
+def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error_response(request, 404, "not_found", "资源不存在 (not found)")
+
+
+def mount_routers() -> None:
+    from healthcodes.api import router as healthcodes_router
+    from healthnet.api import (
+        alliances_router,
+        auth_router,
+        institutions_router,
+        residents_router,
+    )
+    from referrals.api import router as referrals_router
+    from signing.api import router as signing_router
+
+    api.add_router("/auth", auth_router)
+    api.add_router("/institutions", institutions_router)
+    api.add_router("/alliances", alliances_router)
+    api.add_router("/residents", residents_router)
+    api.add_router("/", signing_router)
+    api.add_router("/referrals", referrals_router)
+    api.add_router("/", healthcodes_router)
+
+
+mount_routers()

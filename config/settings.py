@@ -1,0 +1,268 @@
+"""HealthNet settings, read from the environment (see .env.example and docs/deploy.md).
+
+Two runtimes share this one file (DESIGN §10):
+- the embedded default: SQLite, Celery on kombu's filesystem transport, no servers needed;
+- production (HEALTHNET_ENV=production): PostgreSQL via DATABASE_URL, Redis via CELERY_BROKER_URL
+  and CACHE_URL. Production refuses to start with DEBUG on or with any development secret.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("HEALTHNET_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_str(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return default if value is None or value == "" else value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), got {value!r}")
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from exc
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+# --- environment and secrets -------------------------------------------------------------------
+
+HEALTHNET_ENV = env_str("HEALTHNET_ENV", "development")
+if HEALTHNET_ENV not in {"development", "test", "production"}:
+    raise ImproperlyConfigured("HEALTHNET_ENV must be development, test or production")
+IS_PRODUCTION = HEALTHNET_ENV == "production"
+
+# Development defaults: fine on a laptop, refused in production (see check below).
+DEVELOPMENT_SECRET_KEY = "django-insecure-healthnet-development-only-do-not-use-in-production"  # noqa: S105
+DEVELOPMENT_FIELD_ENCRYPTION_KEY = "aGVhbHRobmV0LWRldmVsb3BtZW50LWtleS0zMmJ5dGU="  # noqa: S105
+
+SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
+# 32 bytes, base64. Encrypts national IDs at rest and keys their lookup hash (healthnet/encryption.py).
+FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", DEVELOPMENT_FIELD_ENCRYPTION_KEY)
+DEBUG = env_bool("DEBUG", not IS_PRODUCTION)
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if IS_PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
+
+
+def production_problems() -> list[str]:
+    """What stops this configuration from running in production (empty = fine)."""
+    problems = []
+    if DEBUG:
+        problems.append("DEBUG must be off")
+    if SECRET_KEY == DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 32:
+        problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+    if FIELD_ENCRYPTION_KEY == DEVELOPMENT_FIELD_ENCRYPTION_KEY:
+        problems.append("FIELD_ENCRYPTION_KEY must be set (32 random bytes, base64)")
+    if not ALLOWED_HOSTS:
+        problems.append("ALLOWED_HOSTS must list the host names served")
+    return problems
+
+
+if IS_PRODUCTION and (_problems := production_problems()):
+    raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(_problems))
+
+# --- applications ------------------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "healthnet",
+    "signing",
+    "referrals",
+    "healthcodes",
+    "reports",
+    "portal",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "healthnet.middleware.RequestIdMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+AUTH_USER_MODEL = "healthnet.User"
+LOGIN_URL = "/accounts/login/"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- database and cache ------------------------------------------------------------------------
+
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'healthnet.sqlite3'}")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL lets the Celery worker write while the web process reads; a busy timeout instead of
+    # "database is locked" errors when both write at once.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHE_URL = env_str("CACHE_URL", "")
+if CACHE_URL and (_xdist_worker := os.environ.get("PYTEST_XDIST_WORKER", "")):
+    # Parallel test workers each get their own Redis database, so one worker's cache.clear()
+    # cannot wipe another's rate-limit or replay state.
+    CACHE_URL = CACHE_URL.rstrip("/0123456789") + "/" + str(2 + int(_xdist_worker.lstrip("gw")))
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Celery ------------------------------------------------------------------------------------
+# Unset CELERY_BROKER_URL = kombu's filesystem transport under var/celery: a worker and beat run
+# with no server at all (make run). Production points it at Redis (or RabbitMQ).
+
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
+CELERY_BROKER_DIR = VAR_DIR / "celery"
+if CELERY_BROKER_URL == "filesystem://":
+    for _folder in ("out", "processed"):
+        (CELERY_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(CELERY_BROKER_DIR / "out"),
+        "data_folder_out": str(CELERY_BROKER_DIR / "out"),
+        "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 300
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TIMEZONE = "Asia/Shanghai"
+# Publishing must not hang a web request when the broker is down: fail fast, the outbox sweep
+# delivers later (healthnet/outbox.py).
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# The periodic jobs; each app's tasks are idempotent (running one twice changes nothing more).
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "outbox-sweep": {"task": "healthnet.tasks.outbox_sweep", "schedule": 60.0},
+}
+
+# --- notifications (outbox channels) -----------------------------------------------------------
+
+NOTIFICATION_CHANNELS = {
+    "log": "healthnet.channels.LogChannel",
+    "email": "healthnet.channels.EmailChannel",
+    "sms": "healthnet.channels.SmsChannel",
+}
+SMS_GATEWAY = env_str("SMS_GATEWAY", "healthnet.channels.LoggingSmsGateway")
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "healthnet@localhost")
+
+# --- auth --------------------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+API_TOKEN_LIFETIME_DAYS = env_int("API_TOKEN_LIFETIME_DAYS", 30)
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
+DEMO_PASSWORD = env_str("DEMO_PASSWORD", "healthnet-demo")
+
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", IS_PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+if IS_PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+
+# --- i18n and time -----------------------------------------------------------------------------
+
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# --- logging -----------------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- network data ------------------------------------------------------------------------------
+
+NETWORK_DATA_FILE = env_str("NETWORK_DATA_FILE", str(BASE_DIR / "data" / "wuhai.yaml"))
+API_PAGE_SIZE_DEFAULT = 50
+API_PAGE_SIZE_MAX = 200

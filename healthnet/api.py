@@ -1,0 +1,298 @@
+"""API of the network: auth tokens, institutions, alliances, residents."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema
+from ninja.pagination import paginate
+
+from config.pagination import PageNumberPagination
+from healthnet import permissions, selectors, services
+from healthnet.errors import Forbidden, NotAuthenticated
+from healthnet.models import AllianceKind, District, Resident, Sex, Tier
+from healthnet.national_id import decrypt_national_id, mask_national_id
+from healthnet.populations import resident_key_populations
+
+# --- auth --------------------------------------------------------------------------------------
+
+auth_router = Router(tags=["auth"])
+
+
+class TokenIn(Schema):
+    username: str = Field(..., min_length=1, max_length=150)
+    password: str = Field(..., min_length=1, max_length=200)
+    name: str = Field("", max_length=60, description="a label for the token, e.g. the system using it")
+
+
+class TokenOut(Schema):
+    token: str
+    token_type: str = "Bearer"
+    expires_at: dt.datetime
+    role: str
+    institution: str | None
+
+
+class MeOut(Schema):
+    username: str
+    role: str
+    institution: str | None
+    institution_name: str | None
+
+
+@auth_router.post("/token", auth=None, response={201: TokenOut})
+def token_issue(request, payload: TokenIn):
+    """Exchange a username and password for a bearer token (failed logins are throttled)."""
+    token, api_token = services.api_token_issue(
+        username=payload.username, password=payload.password, name=payload.name
+    )
+    user = api_token.user
+    return 201, {
+        "token": token,
+        "expires_at": api_token.expires_at,
+        "role": user.role,
+        "institution": user.institution.code if user.institution else None,
+    }
+
+
+@auth_router.delete("/token", response={204: None})
+def token_revoke(request):
+    """Revoke the bearer token this request was made with."""
+    api_token = getattr(request, "api_token", None)
+    if api_token is None:
+        raise NotAuthenticated("bearer_token_required", "仅可吊销 Bearer 令牌 (send the token to revoke)")
+    services.api_token_revoke(actor=request.user, api_token=api_token)
+    return 204, None
+
+
+@auth_router.get("/me", response=MeOut)
+def me(request):
+    user = request.user
+    return {
+        "username": user.username,
+        "role": user.role,
+        "institution": user.institution.code if user.institution else None,
+        "institution_name": user.institution.name if user.institution else None,
+    }
+
+
+# --- institutions and alliances ----------------------------------------------------------------
+
+institutions_router = Router(tags=["network"])
+alliances_router = Router(tags=["network"])
+
+
+class InstitutionAllianceOut(Schema):
+    code: str
+    name: str
+    kind: AllianceKind
+    role: str
+
+
+class DepartmentOut(Schema):
+    id: uuid.UUID = Field(..., alias="public_id")
+    code: str
+    name: str
+    specialty: str
+    accepts_referrals: bool
+    referral_slots_per_day: int
+
+
+class InstitutionOut(Schema):
+    code: str
+    name: str
+    name_en: str
+    tier: Tier
+    tier_level: int
+    category: str
+    grade: str
+    district: District
+    beds: int
+    is_sample_name: bool
+    alliances: list[InstitutionAllianceOut]
+
+    @staticmethod
+    def resolve_alliances(obj) -> list[dict]:
+        return [
+            {
+                "code": m.alliance.code,
+                "name": m.alliance.name,
+                "kind": m.alliance.kind,
+                "role": m.role,
+            }
+            for m in obj.current_memberships
+        ]
+
+
+class InstitutionDetailOut(InstitutionOut):
+    departments: list[DepartmentOut]
+
+    @staticmethod
+    def resolve_departments(obj) -> list:
+        return list(obj.departments.all())
+
+
+class InstitutionFilter(Schema):
+    tier: Tier | None = None
+    district: District | None = None
+    alliance: str | None = Field(None, max_length=32, description="alliance code")
+
+
+@institutions_router.get("", response=list[InstitutionOut])
+@paginate(PageNumberPagination)
+def institution_list(request, filters: Query[InstitutionFilter]):
+    _require_network_reader(request)
+    return selectors.institutions_filtered(
+        tier=filters.tier, district=filters.district, alliance=filters.alliance
+    )
+
+
+@institutions_router.get("/{code}", response=InstitutionDetailOut)
+def institution_detail(request, code: str):
+    _require_network_reader(request)
+    return selectors.institution_detail(code=code)
+
+
+class AllianceMemberOut(Schema):
+    institution: str
+    institution_name: str
+    tier: Tier
+    role: str
+    start_date: dt.date
+    end_date: dt.date | None
+
+    @staticmethod
+    def resolve_institution(obj) -> str:
+        return obj.institution.code
+
+    @staticmethod
+    def resolve_institution_name(obj) -> str:
+        return obj.institution.name
+
+    @staticmethod
+    def resolve_tier(obj) -> str:
+        return obj.institution.tier
+
+
+class AllianceOut(Schema):
+    code: str
+    name: str
+    kind: AllianceKind
+    district: str
+    members: list[AllianceMemberOut]
+
+    @staticmethod
+    def resolve_members(obj) -> list:
+        return list(obj.memberships.all())
+
+
+@alliances_router.get("", response=list[AllianceOut])
+@paginate(PageNumberPagination)
+def alliance_list(request, kind: AllianceKind | None = None):
+    _require_network_reader(request)
+    qs = selectors.alliances_with_members()
+    return qs.filter(kind=kind) if kind else qs
+
+
+@alliances_router.get("/{code}", response=AllianceOut)
+def alliance_detail(request, code: str):
+    _require_network_reader(request)
+    return selectors.alliance_detail(code=code)
+
+
+def _require_network_reader(request) -> None:
+    if not permissions.can_read_network(request.user):
+        raise Forbidden()
+
+
+# --- residents ---------------------------------------------------------------------------------
+
+residents_router = Router(tags=["residents"])
+
+
+class ResidentIn(Schema):
+    national_id: str = Field(..., min_length=1, max_length=32, description="18-character ID number")
+    name: str = Field(..., min_length=1, max_length=50)
+    district: District
+    sex: Sex | None = Field(None, description="optional; must agree with the ID number")
+    birth_date: dt.date | None = Field(None, description="optional; must agree with the ID number")
+    phone: str = Field("", max_length=20, pattern=r"^[0-9+\- ]*$")
+    address: str = Field("", max_length=200)
+    community: str = Field("", max_length=60)
+    populations: list[str] = Field(default_factory=list, description="registry key-population tags")
+
+
+class ResidentLookupIn(Schema):
+    national_id: str = Field(..., min_length=1, max_length=32)
+
+
+class ResidentOut(Schema):
+    id: uuid.UUID
+    national_id_masked: str
+    name: str
+    sex: Sex
+    birth_date: dt.date
+    phone: str
+    address: str
+    district: District
+    community: str
+    key_populations: list[str]
+    registered_by: str | None
+    created_at: dt.datetime
+
+
+def resident_out(resident: Resident) -> dict:
+    return {
+        "id": resident.public_id,
+        "national_id_masked": mask_national_id(decrypt_national_id(resident.national_id_encrypted)),
+        "name": resident.name,
+        "sex": resident.sex,
+        "birth_date": resident.birth_date,
+        "phone": resident.phone,
+        "address": resident.address,
+        "district": resident.district,
+        "community": resident.community,
+        "key_populations": resident_key_populations(resident, on=timezone.localdate()),
+        "registered_by": resident.registered_by.code if resident.registered_by_id else None,
+        "created_at": resident.created_at,
+    }
+
+
+@residents_router.post("", response={201: ResidentOut})
+def resident_create(request, payload: ResidentIn):
+    """Register a resident at the caller's institution. A known ID number answers 409."""
+    resident = services.resident_create(actor=request.user, **payload.dict())
+    return 201, resident_out(selectors.resident_by_public_id(resident.public_id))
+
+
+@residents_router.post("/lookup", response=ResidentOut)
+def resident_lookup(request, payload: ResidentLookupIn):
+    """Find a resident by the full ID number (sent in the body, never in a URL that is logged)."""
+    if not permissions.can_lookup_resident(request.user):
+        raise Forbidden("forbidden", "您的角色不能按身份证号码查找居民 (your role may not look up residents)")
+    resident = selectors.resident_by_national_id(payload.national_id)
+    services.audit_record(
+        actor=request.user,
+        action="read",
+        object_type="resident",
+        object_id=resident.public_id,
+        details={"via": "national_id_lookup"},
+    )
+    return resident_out(resident)
+
+
+@residents_router.get("/{uuid:resident_id}", response=ResidentOut)
+def resident_detail(request, resident_id: uuid.UUID):
+    resident = selectors.resident_by_public_id(resident_id)
+    related = selectors.resident_related_to_institution(resident, request.user.institution_id)
+    if not permissions.can_view_resident(request.user, resident, related_to_institution=related):
+        raise Forbidden(
+            "resident_out_of_scope",
+            "该居民不属于您的机构服务范围 (this resident does not concern your institution)",
+        )
+    services.audit_record(
+        actor=request.user, action="read", object_type="resident", object_id=resident.public_id
+    )
+    return resident_out(resident)

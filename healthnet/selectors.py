@@ -1,0 +1,106 @@
+"""Reads of the network that matter, with their joins decided here once."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, Q, QuerySet
+
+from healthnet.errors import NotFound
+from healthnet.models import (
+    Alliance,
+    AllianceMembership,
+    Department,
+    Encounter,
+    Institution,
+    Resident,
+)
+from healthnet.national_id import national_id_hash, parse_national_id
+
+
+def institutions_filtered(
+    *, tier: str | None = None, district: str | None = None, alliance: str | None = None
+) -> QuerySet[Institution]:
+    qs = Institution.objects.filter(active=True)
+    if tier:
+        qs = qs.filter(tier=tier)
+    if district:
+        qs = qs.filter(district=district)
+    if alliance:
+        qs = qs.filter(
+            alliance_memberships__alliance__code=alliance,
+            alliance_memberships__end_date__isnull=True,
+        )
+    return qs.prefetch_related(
+        Prefetch(
+            "alliance_memberships",
+            queryset=AllianceMembership.objects.filter(end_date__isnull=True).select_related(
+                "alliance"
+            ),
+            to_attr="current_memberships",
+        )
+    ).order_by("code")
+
+
+def institution_detail(*, code: str) -> Institution:
+    institution = (
+        institutions_filtered()
+        .prefetch_related(Prefetch("departments", queryset=Department.objects.order_by("code")))
+        .filter(code=code)
+        .first()
+    )
+    if institution is None:
+        raise NotFound("institution_not_found", f"机构不存在: {code} (no such institution)")
+    return institution
+
+
+def alliances_with_members() -> QuerySet[Alliance]:
+    return Alliance.objects.prefetch_related(
+        Prefetch(
+            "memberships",
+            queryset=AllianceMembership.objects.select_related("institution").order_by(
+                "-role", "institution__code"
+            ),
+        )
+    ).order_by("code")
+
+
+def alliance_detail(*, code: str) -> Alliance:
+    alliance = alliances_with_members().filter(code=code).first()
+    if alliance is None:
+        raise NotFound("alliance_not_found", f"医联体不存在: {code} (no such alliance)")
+    return alliance
+
+
+def resident_by_public_id(public_id) -> Resident:
+    resident = (
+        Resident.objects.select_related("registered_by")
+        .prefetch_related("population_tags")
+        .filter(public_id=public_id)
+    ).first()
+    if resident is None:
+        raise NotFound("resident_not_found", "居民不存在 (no such resident)")
+    return resident
+
+
+def resident_by_national_id(national_id: str) -> Resident:
+    """Exact lookup by the ID number through its keyed hash; nothing is decrypted to search."""
+    identity = parse_national_id(national_id)
+    resident = (
+        Resident.objects.select_related("registered_by")
+        .prefetch_related("population_tags")
+        .filter(national_id_hash=national_id_hash(identity.number))
+        .first()
+    )
+    if resident is None:
+        raise NotFound("resident_not_found", "未找到该身份证号码的居民 (no resident with this ID)")
+    return resident
+
+
+def resident_related_to_institution(resident: Resident, institution_id: int | None) -> bool:
+    """Does this resident concern the institution: registered there or visited it."""
+    if institution_id is None:
+        return False
+    if resident.registered_by_id == institution_id:
+        return True
+    return Encounter.objects.filter(
+        Q(resident=resident) & Q(institution_id=institution_id)
+    ).exists()

@@ -1,0 +1,205 @@
+"""Every write of the network app: residents, audit events, API tokens.
+
+Services take keyword arguments, validate, lock where needed, save inside a transaction, write
+the audit event in that same transaction, and raise healthnet.errors on refusal (nothing written).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from healthnet import permissions
+from healthnet.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, RateLimited
+from healthnet.models import (
+    AGE_DERIVED_POPULATIONS,
+    ApiToken,
+    AuditEvent,
+    District,
+    KeyPopulation,
+    Resident,
+    ResidentPopulationTag,
+    User,
+)
+from healthnet.national_id import encrypt_national_id, national_id_hash, parse_national_id
+from healthnet.request_context import current_client_ip, current_request_id
+
+# --- audit -------------------------------------------------------------------------------------
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: str,
+    object_type: str,
+    object_id: str = "",
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit row. Call it inside the transaction of the change it records."""
+    return AuditEvent.objects.create(
+        actor=actor if actor is not None and actor.pk else None,
+        actor_label=actor.username if actor is not None else "system",
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        request_id=current_request_id(),
+        ip_address=current_client_ip(),
+        details=details or {},
+    )
+
+
+# --- residents ---------------------------------------------------------------------------------
+
+
+def resident_create(
+    *,
+    actor: User,
+    national_id: str,
+    name: str,
+    phone: str = "",
+    address: str = "",
+    district: str,
+    community: str = "",
+    populations: list[str] | None = None,
+    sex: str | None = None,
+    birth_date: dt.date | None = None,
+) -> Resident:
+    """Register a resident. Sex and birth date come from the ID number; if the caller states them
+    too they must agree with it (a typo in either is caught instead of stored)."""
+    if not permissions.can_create_resident(actor):
+        raise Forbidden("forbidden", "您的角色不能登记居民 (your role may not register residents)")
+    identity = parse_national_id(national_id)
+    if birth_date is not None and birth_date != identity.birth_date:
+        raise InvalidInput(
+            "birth_date_mismatch",
+            "出生日期与身份证号码不一致 (birth date does not match the ID number)",
+            field="birth_date",
+        )
+    if sex is not None and sex != identity.sex:
+        raise InvalidInput(
+            "sex_mismatch", "性别与身份证号码不一致 (sex does not match the ID number)", field="sex"
+        )
+    name = name.strip()
+    if not name or len(name) > 50:
+        raise InvalidInput("name_invalid", "姓名必填，最多50字 (name is required, ≤ 50)", field="name")
+    if district not in District.values:
+        raise InvalidInput(
+            "district_unknown", f"未知的区: {district} (unknown district)", field="district"
+        )
+    tags = _registry_populations(populations or [])
+    lookup = national_id_hash(identity.number)
+    try:
+        with transaction.atomic():
+            resident = Resident.objects.create(
+                national_id_encrypted=encrypt_national_id(identity.number),
+                national_id_hash=lookup,
+                name=name,
+                sex=identity.sex,
+                birth_date=identity.birth_date,
+                phone=phone.strip(),
+                address=address.strip(),
+                district=district,
+                community=community.strip(),
+                registered_by=actor.institution,
+            )
+            ResidentPopulationTag.objects.bulk_create(
+                ResidentPopulationTag(resident=resident, population=tag) for tag in tags
+            )
+            audit_record(
+                actor=actor, action="create", object_type="resident", object_id=resident.public_id
+            )
+    except IntegrityError:
+        existing = Resident.objects.filter(national_id_hash=lookup).only("public_id").first()
+        if existing is None:  # some other constraint: let it surface
+            raise
+        raise Conflict(
+            "resident_exists",
+            "该身份证号码的居民已存在 (a resident with this national ID already exists)",
+            resident_id=str(existing.public_id),
+        ) from None
+    return resident
+
+
+def _registry_populations(populations: list[str]) -> list[str]:
+    unknown = [p for p in populations if p not in KeyPopulation.values]
+    if unknown:
+        raise InvalidInput(
+            "population_unknown", f"未知的重点人群: {', '.join(unknown)}", field="populations"
+        )
+    derived = [p for p in populations if p in AGE_DERIVED_POPULATIONS]
+    if derived:
+        raise InvalidInput(
+            "population_derived",
+            "65岁以上和0-6岁儿童由出生日期推算，不能手工标记 (age groups are derived from birth date)",
+            field="populations",
+        )
+    return sorted(set(populations))
+
+
+# --- API tokens --------------------------------------------------------------------------------
+
+TOKEN_PREFIX = "hn_"
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _login_failure_key(username: str, ip: str | None) -> str:
+    digest = hashlib.sha256(f"{username.lower()}|{ip or ''}".encode()).hexdigest()
+    return f"login-failures:{digest}"
+
+
+def api_token_issue(*, username: str, password: str, name: str = "") -> tuple[str, ApiToken]:
+    """Check the password (throttled per username and address) and issue a bearer token.
+
+    Returns the token text, shown once; only its hash is stored."""
+    failure_key = _login_failure_key(username, current_client_ip())
+    failures = cache.get(failure_key, 0)
+    if failures >= settings.LOGIN_FAILURE_LIMIT:
+        raise RateLimited(
+            "login_throttled",
+            "登录失败次数过多，请稍后再试 (too many failed logins; try again later)",
+            retry_after_seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS,
+        )
+    user = authenticate(username=username, password=password)
+    if user is None:
+        cache.set(failure_key, failures + 1, settings.LOGIN_FAILURE_WINDOW_SECONDS)
+        with transaction.atomic():
+            audit_record(
+                actor=None, action="login_failed", object_type="user", details={"username": username}
+            )
+        raise NotAuthenticated("invalid_credentials", "用户名或密码错误 (wrong username or password)")
+    cache.delete(failure_key)
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        api_token = ApiToken.objects.create(
+            user=user,
+            token_hash=token_hash(token),
+            prefix=token[:10],
+            name=name[:60],
+            expires_at=timezone.now() + dt.timedelta(days=settings.API_TOKEN_LIFETIME_DAYS),
+        )
+        audit_record(actor=user, action="token_issue", object_type="api_token", object_id=api_token.pk)
+    return token, api_token
+
+
+def api_token_revoke(*, actor: User, api_token: ApiToken) -> None:
+    if api_token.user_id != actor.pk:
+        raise Forbidden("forbidden", "只能吊销自己的令牌 (you may revoke only your own tokens)")
+    with transaction.atomic():
+        updated = ApiToken.objects.filter(pk=api_token.pk, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if updated:
+            audit_record(
+                actor=actor, action="token_revoke", object_type="api_token", object_id=api_token.pk
+            )

@@ -1,0 +1,5 @@
+"""API of the referrals app (filled in by its issue)."""
+
+from ninja import Router
+
+router = Router(tags=["referrals"])

@@ -1,0 +1,5 @@
+"""API of the signing app (filled in by its issue)."""
+
+from ninja import Router
+
+router = Router(tags=["signing"])

@@ -80,7 +80,7 @@ def on_domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
     errors = [
         {
-            "field": ".".join(str(part) for part in error.get("loc", ())[1:]) or None,
+            "field": _field_of(error.get("loc") or ()),
             "location": (error.get("loc") or ["body"])[0],
             "message": error.get("msg", ""),
             "type": error.get("type", ""),
@@ -94,6 +94,14 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
         "请求参数不合法 (the request has invalid or missing fields)",
         {"errors": errors},
     )
+
+
+def _field_of(loc) -> str | None:
+    """ninja reports ("body", "payload", "password"): the field is what follows the handler's
+    parameter name; for query and path parameters it follows the location."""
+    parts = [str(part) for part in loc]
+    start = 2 if parts[:1] == ["body"] and len(parts) > 2 else 1
+    return ".".join(parts[start:]) or None
 
 
 @api.exception_handler(AuthenticationError)

@@ -13,9 +13,7 @@ from ninja.pagination import PaginationBase
 class PageNumberPagination(PaginationBase):
     class Input(Schema):
         page: int = Field(1, ge=1, description="1-based page number")
-        page_size: int = Field(
-            settings.API_PAGE_SIZE_DEFAULT, ge=1, le=settings.API_PAGE_SIZE_MAX
-        )
+        page_size: int = Field(settings.API_PAGE_SIZE_DEFAULT, ge=1, le=settings.API_PAGE_SIZE_MAX)
 
     class Output(Schema):
         items: list[Any]

@@ -60,13 +60,15 @@ IS_PRODUCTION = HEALTHNET_ENV == "production"
 
 # Development defaults: fine on a laptop, refused in production (see check below).
 DEVELOPMENT_SECRET_KEY = "django-insecure-healthnet-development-only-do-not-use-in-production"  # noqa: S105
-DEVELOPMENT_FIELD_ENCRYPTION_KEY = "aGVhbHRobmV0LWRldmVsb3BtZW50LWtleS0zMmJ5dGU="  # noqa: S105
+DEVELOPMENT_FIELD_ENCRYPTION_KEY = "aGVhbHRobmV0LWRldmVsb3BtZW50LWtleS0zMmJ5dGU="
 
 SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
 # 32 bytes, base64. Encrypts national IDs at rest and keys their lookup hash (healthnet/encryption.py).
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", DEVELOPMENT_FIELD_ENCRYPTION_KEY)
 DEBUG = env_bool("DEBUG", not IS_PRODUCTION)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if IS_PRODUCTION else ["127.0.0.1", "localhost", "[::1]"])
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", [] if IS_PRODUCTION else ["127.0.0.1", "localhost", "[::1]"]
+)
 
 
 def production_problems() -> list[str]:
@@ -143,7 +145,9 @@ TEMPLATES = [
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'healthnet.sqlite3'}")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+DATABASES = {
+    "default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the Celery worker write while the web process reads; a busy timeout instead of
     # "database is locked" errors when both write at once.
@@ -161,7 +165,9 @@ if CACHE_URL and (_xdist_worker := os.environ.get("PYTEST_XDIST_WORKER", "")):
     # cannot wipe another's rate-limit or replay state.
     CACHE_URL = CACHE_URL.rstrip("/0123456789") + "/" + str(2 + int(_xdist_worker.lstrip("gw")))
 if CACHE_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -198,6 +204,20 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The periodic jobs; each app's tasks are idempotent (running one twice changes nothing more).
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "outbox-sweep": {"task": "healthnet.tasks.outbox_sweep", "schedule": 60.0},
+    "referrals-escalate-overdue": {
+        "task": "referrals.tasks.referrals_escalate_overdue",
+        "schedule": 300.0,
+    },
+    "referrals-auto-close": {"task": "referrals.tasks.referrals_auto_close", "schedule": 3600.0},
+}
+
+# Referral deadlines (DESIGN §4), in minutes. Decision by urgency (emergency = green channel).
+REFERRAL_DEADLINES = {
+    "decision": {"emergency": 30, "urgent": 4 * 60, "routine": 48 * 60},
+    "booking": 7 * 24 * 60,  # accepted → scheduled, and the appointment within it
+    "no_show_notify": 24 * 60,  # rebook or cancel a no-show, and tell the referrer, within a day
+    "feedback": 3 * 24 * 60,  # arrived → completed (feedback to the referrer)
+    "acknowledge": 3 * 24 * 60,  # completed → closed by the referrer, else automatically
 }
 
 # --- notifications (outbox channels) -----------------------------------------------------------
@@ -247,6 +267,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # --- logging -----------------------------------------------------------------------------------
 

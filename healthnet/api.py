@@ -1,12 +1,10 @@
 """API of the network: auth tokens, institutions, alliances, residents."""
 
-from __future__ import annotations
-
 import datetime as dt
 import uuid
 
 from django.utils import timezone
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from config.pagination import PageNumberPagination
@@ -24,7 +22,9 @@ auth_router = Router(tags=["auth"])
 class TokenIn(Schema):
     username: str = Field(..., min_length=1, max_length=150)
     password: str = Field(..., min_length=1, max_length=200)
-    name: str = Field("", max_length=60, description="a label for the token, e.g. the system using it")
+    name: str = Field(
+        "", max_length=60, description="a label for the token, e.g. the system using it"
+    )
 
 
 class TokenOut(Schema):
@@ -49,12 +49,15 @@ def token_issue(request, payload: TokenIn):
         username=payload.username, password=payload.password, name=payload.name
     )
     user = api_token.user
-    return 201, {
-        "token": token,
-        "expires_at": api_token.expires_at,
-        "role": user.role,
-        "institution": user.institution.code if user.institution else None,
-    }
+    return Status(
+        201,
+        {
+            "token": token,
+            "expires_at": api_token.expires_at,
+            "role": user.role,
+            "institution": user.institution.code if user.institution else None,
+        },
+    )
 
 
 @auth_router.delete("/token", response={204: None})
@@ -62,9 +65,11 @@ def token_revoke(request):
     """Revoke the bearer token this request was made with."""
     api_token = getattr(request, "api_token", None)
     if api_token is None:
-        raise NotAuthenticated("bearer_token_required", "仅可吊销 Bearer 令牌 (send the token to revoke)")
+        raise NotAuthenticated(
+            "bearer_token_required", "仅可吊销 Bearer 令牌 (send the token to revoke)"
+        )
     services.api_token_revoke(actor=request.user, api_token=api_token)
-    return 204, None
+    return Status(204, None)
 
 
 @auth_router.get("/me", response=MeOut)
@@ -264,14 +269,16 @@ def resident_out(resident: Resident) -> dict:
 def resident_create(request, payload: ResidentIn):
     """Register a resident at the caller's institution. A known ID number answers 409."""
     resident = services.resident_create(actor=request.user, **payload.dict())
-    return 201, resident_out(selectors.resident_by_public_id(resident.public_id))
+    return Status(201, resident_out(selectors.resident_by_public_id(resident.public_id)))
 
 
 @residents_router.post("/lookup", response=ResidentOut)
 def resident_lookup(request, payload: ResidentLookupIn):
     """Find a resident by the full ID number (sent in the body, never in a URL that is logged)."""
     if not permissions.can_lookup_resident(request.user):
-        raise Forbidden("forbidden", "您的角色不能按身份证号码查找居民 (your role may not look up residents)")
+        raise Forbidden(
+            "forbidden", "您的角色不能按身份证号码查找居民 (your role may not look up residents)"
+        )
     resident = selectors.resident_by_national_id(payload.national_id)
     services.audit_record(
         actor=request.user,

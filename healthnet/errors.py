@@ -24,7 +24,9 @@ class InvalidInput(DomainError):
 
     default_code = "invalid_input"
 
-    def __init__(self, code: str, message: str, *, field: str | None = None, **details: Any) -> None:
+    def __init__(
+        self, code: str, message: str, *, field: str | None = None, **details: Any
+    ) -> None:
         if field is not None:
             details["field"] = field
         super().__init__(code, message, **details)

@@ -68,7 +68,9 @@ class Institution(models.Model):
 
 class Department(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="departments")
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="departments"
+    )
     code = models.SlugField(max_length=32)
     name = models.CharField(max_length=100)
     specialty = models.CharField(max_length=40)
@@ -124,7 +126,7 @@ class AllianceMembership(models.Model):
     end_date = models.DateField(null=True, blank=True)
 
     class Meta:
-        ordering = ["alliance_id", "-role", "institution_id"]
+        ordering = ["alliance_id", "role", "institution_id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["alliance", "institution", "start_date"], name="membership_unique_start"
@@ -176,7 +178,11 @@ class PractitionerRole(models.Model):
         Institution, on_delete=models.PROTECT, related_name="practitioner_roles"
     )
     department = models.ForeignKey(
-        Department, null=True, blank=True, on_delete=models.PROTECT, related_name="practitioner_roles"
+        Department,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="practitioner_roles",
     )
     role = models.CharField(max_length=24, choices=StaffRole.choices)
     active = models.BooleanField(default=True)
@@ -220,7 +226,11 @@ class Resident(models.Model):
     district = models.CharField(max_length=16, choices=District.choices)
     community = models.CharField(max_length=60, blank=True)
     registered_by = models.ForeignKey(
-        Institution, null=True, blank=True, on_delete=models.PROTECT, related_name="registered_residents"
+        Institution,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="registered_residents",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -261,7 +271,9 @@ class EncounterKind(models.TextChoices):
 class Encounter(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="encounters")
-    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="encounters")
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="encounters"
+    )
     department = models.ForeignKey(
         Department, null=True, blank=True, on_delete=models.PROTECT, related_name="encounters"
     )
@@ -340,7 +352,10 @@ class User(AbstractUser):
         constraints = [
             models.CheckConstraint(
                 condition=(
-                    Q(role__in=[r.value for r in INSTITUTION_SCOPED_ROLES], institution__isnull=False)
+                    Q(
+                        role__in=[r.value for r in INSTITUTION_SCOPED_ROLES],
+                        institution__isnull=False,
+                    )
                     | Q(role="resident", resident__isnull=False, institution__isnull=True)
                     | Q(role__in=["bureau", "system_admin"], institution__isnull=True)
                 ),
@@ -369,7 +384,9 @@ class AuditEvent(models.Model):
     """Who read or changed which record, when, from where (DESIGN §9). Append-only."""
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_label = models.CharField(max_length=150, blank=True)
     action = models.CharField(max_length=40)
     object_type = models.CharField(max_length=40)
@@ -406,7 +423,9 @@ class OutboxMessage(models.Model):
     body = models.TextField()
     # Same key → one message: lets a periodic job enqueue idempotently.
     dedupe_key = models.CharField(max_length=200, unique=True, null=True, blank=True)
-    status = models.CharField(max_length=8, choices=OutboxStatus.choices, default=OutboxStatus.PENDING)
+    status = models.CharField(
+        max_length=8, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
+    )
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.utils import timezone
 from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric
 
@@ -31,11 +32,15 @@ def parse_national_id(value: str, *, field: str = "national_id") -> NationalId:
         ric.validate(number)
     except stdnum_errors.InvalidLength:
         raise InvalidInput(
-            "national_id_length", "身份证号码应为18位 (national ID must have 18 characters)", field=field
+            "national_id_length",
+            "身份证号码应为18位 (national ID must have 18 characters)",
+            field=field,
         ) from None
     except stdnum_errors.InvalidChecksum:
         raise InvalidInput(
-            "national_id_checksum", "身份证号码校验位错误 (national ID checksum is wrong)", field=field
+            "national_id_checksum",
+            "身份证号码校验位错误 (national ID checksum is wrong)",
+            field=field,
         ) from None
     except stdnum_errors.InvalidComponent:
         raise InvalidInput(
@@ -48,9 +53,11 @@ def parse_national_id(value: str, *, field: str = "national_id") -> NationalId:
             "national_id_format", "身份证号码格式错误 (national ID format is wrong)", field=field
         ) from None
     birth_date = ric.get_birth_date(number)
-    if birth_date > dt.date.today():
+    if birth_date > timezone.localdate():
         raise InvalidInput(
-            "national_id_component", "身份证号码中的出生日期在未来 (birth date is in the future)", field=field
+            "national_id_component",
+            "身份证号码中的出生日期在未来 (birth date is in the future)",
+            field=field,
         )
     sex = "male" if int(number[16]) % 2 == 1 else "female"
     return NationalId(number=number, birth_date=birth_date, sex=sex, region_code=number[:6])
@@ -82,4 +89,4 @@ def make_national_id(*, region_code: str, birth_date: dt.date, sequence: int, se
     if order == 0:
         order = 2  # 000 is not issued
     body = f"{region_code}{birth_date:%Y%m%d}{order:03d}"
-    return body + ric.calc_check_digit(body)
+    return body + ric.calc_check_digit(body + "0")  # stdnum ignores the last character

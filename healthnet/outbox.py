@@ -37,7 +37,11 @@ def outbox_enqueue(
     try:
         with transaction.atomic():
             message = OutboxMessage.objects.create(
-                channel=channel, recipient=recipient, subject=subject, body=body, dedupe_key=dedupe_key
+                channel=channel,
+                recipient=recipient,
+                subject=subject,
+                body=body,
+                dedupe_key=dedupe_key,
             )
     except IntegrityError:
         if dedupe_key and OutboxMessage.objects.filter(dedupe_key=dedupe_key).exists():
@@ -53,7 +57,9 @@ def _publish(message_id: int) -> None:
     try:
         outbox_deliver_task.delay(message_id)
     except Exception:  # the broker is down or unreachable: the sweep will deliver it later
-        logger.warning("outbox: could not publish message %s; the sweep will retry", message_id)
+        logger.warning(
+            "outbox: could not publish message %s; the sweep will retry", message_id, exc_info=True
+        )
 
 
 def outbox_deliver(message_id: int) -> bool:
@@ -93,7 +99,9 @@ def outbox_deliver(message_id: int) -> bool:
 def outbox_pending_ids(*, now: dt.datetime | None = None, limit: int = 500) -> list[int]:
     """Pending messages the sweep should deliver: past their grace period and retry time."""
     now = now or timezone.now()
-    due = OutboxMessage.objects.filter(status=OutboxStatus.PENDING, created_at__lte=now - SWEEP_GRACE)
+    due = OutboxMessage.objects.filter(
+        status=OutboxStatus.PENDING, created_at__lte=now - SWEEP_GRACE
+    )
     due = due.exclude(next_attempt_at__gt=now)
     return list(due.order_by("created_at").values_list("pk", flat=True)[:limit])
 

@@ -22,7 +22,9 @@ def age_populations(birth_date: dt.date, on: dt.date) -> list[str]:
     return groups
 
 
-def birth_date_range_for_age_population(population: str, on: dt.date) -> tuple[dt.date | None, dt.date | None]:
+def birth_date_range_for_age_population(
+    population: str, on: dt.date
+) -> tuple[dt.date | None, dt.date | None]:
     """(born_after_or_on, born_on_or_before) bounds selecting an age group by birth date."""
     if population == KeyPopulation.ELDERLY_65:
         return None, _years_before(on, 65)

@@ -8,7 +8,9 @@ from __future__ import annotations
 import contextvars
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
-client_ip_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("client_ip", default=None)
+client_ip_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "client_ip", default=None
+)
 
 
 def current_request_id() -> str:

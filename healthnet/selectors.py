@@ -57,7 +57,7 @@ def alliances_with_members() -> QuerySet[Alliance]:
         Prefetch(
             "memberships",
             queryset=AllianceMembership.objects.select_related("institution").order_by(
-                "-role", "institution__code"
+                "role", "institution__code"
             ),
         )
     ).order_by("code")

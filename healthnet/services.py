@@ -89,7 +89,9 @@ def resident_create(
         )
     name = name.strip()
     if not name or len(name) > 50:
-        raise InvalidInput("name_invalid", "姓名必填，最多50字 (name is required, ≤ 50)", field="name")
+        raise InvalidInput(
+            "name_invalid", "姓名必填，最多50字 (name is required, ≤ 50)", field="name"
+        )
     if district not in District.values:
         raise InvalidInput(
             "district_unknown", f"未知的区: {district} (unknown district)", field="district"
@@ -138,7 +140,8 @@ def _registry_populations(populations: list[str]) -> list[str]:
     if derived:
         raise InvalidInput(
             "population_derived",
-            "65岁以上和0-6岁儿童由出生日期推算，不能手工标记 (age groups are derived from birth date)",
+            "65岁以上和0-6岁儿童由出生日期推算，不能手工标记"
+            " (age groups are derived from the birth date)",
             field="populations",
         )
     return sorted(set(populations))
@@ -146,7 +149,7 @@ def _registry_populations(populations: list[str]) -> list[str]:
 
 # --- API tokens --------------------------------------------------------------------------------
 
-TOKEN_PREFIX = "hn_"
+TOKEN_PREFIX = "hn_"  # noqa: S105 (a marker, not a secret)
 
 
 def token_hash(token: str) -> str:
@@ -175,9 +178,14 @@ def api_token_issue(*, username: str, password: str, name: str = "") -> tuple[st
         cache.set(failure_key, failures + 1, settings.LOGIN_FAILURE_WINDOW_SECONDS)
         with transaction.atomic():
             audit_record(
-                actor=None, action="login_failed", object_type="user", details={"username": username}
+                actor=None,
+                action="login_failed",
+                object_type="user",
+                details={"username": username},
             )
-        raise NotAuthenticated("invalid_credentials", "用户名或密码错误 (wrong username or password)")
+        raise NotAuthenticated(
+            "invalid_credentials", "用户名或密码错误 (wrong username or password)"
+        )
     cache.delete(failure_key)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
@@ -188,7 +196,9 @@ def api_token_issue(*, username: str, password: str, name: str = "") -> tuple[st
             name=name[:60],
             expires_at=timezone.now() + dt.timedelta(days=settings.API_TOKEN_LIFETIME_DAYS),
         )
-        audit_record(actor=user, action="token_issue", object_type="api_token", object_id=api_token.pk)
+        audit_record(
+            actor=user, action="token_issue", object_type="api_token", object_id=api_token.pk
+        )
     return token, api_token
 
 

@@ -5,11 +5,11 @@ from celery import shared_task
 from healthnet import outbox
 
 
-@shared_task(acks_late=True, max_retries=3, default_retry_delay=30, time_limit=60)
+@shared_task(acks_late=True, soft_time_limit=50, time_limit=60)
 def outbox_deliver_task(message_id: int) -> bool:
     return outbox.outbox_deliver(message_id)
 
 
-@shared_task(time_limit=300)
+@shared_task(soft_time_limit=240, time_limit=300)
 def outbox_sweep() -> int:
     return outbox.outbox_sweep()

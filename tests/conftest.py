@@ -16,6 +16,8 @@ def _eager_celery_and_clean_cache(settings):
     from config.celery import app
 
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Password hashing at production strength costs ~0.3 s a user; tests need no strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     app.conf.task_always_eager = True
     cache.clear()
     yield
@@ -63,8 +65,9 @@ class ApiClient:
 
 
 def api_client_for(user) -> ApiClient:
-    from healthnet.services import api_token_issue
     from django.conf import settings
+
+    from healthnet.services import api_token_issue
 
     token, _ = api_token_issue(username=user.username, password=settings.DEMO_PASSWORD)
     return ApiClient(user=user, token=token)

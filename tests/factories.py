@@ -32,9 +32,11 @@ __all__ = [
 ]
 
 
-def national_id_for(n: int, *, birth_date: dt.date = dt.date(1980, 5, 17), sex: str = "male") -> str:
+def national_id_for(
+    n: int, *, birth_date: dt.date = dt.date(1980, 5, 17), sex: str = "male"
+) -> str:
     """The n-th distinct valid ID number (n < 500 per birth date)."""
-    return make_national_id(region_code="150302", birth_date=birth_date, sequence=n, sex=sex)
+    return make_national_id(region_code="150300", birth_date=birth_date, sequence=n, sex=sex)
 
 
 class InstitutionFactory(factory.django.DjangoModelFactory):
@@ -93,7 +95,7 @@ class ResidentFactory(factory.django.DjangoModelFactory):
     sex = "male"
     national_id = factory.LazyAttribute(
         lambda o: make_national_id(
-            region_code="150302", birth_date=o.birth_date, sequence=o.sequence % 400, sex=o.sex
+            region_code="150300", birth_date=o.birth_date, sequence=o.sequence % 400, sex=o.sex
         )
     )
     national_id_encrypted = factory.LazyAttribute(lambda o: encrypt_national_id(o.national_id))

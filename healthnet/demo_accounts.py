@@ -1,0 +1,94 @@
+"""Demo logins, one per role (README lists them). Password from settings.DEMO_PASSWORD."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+
+from healthnet.models import (
+    Institution,
+    Practitioner,
+    PractitionerRole,
+    Resident,
+    Tier,
+    User,
+    UserRole,
+)
+from healthnet.services import audit_record
+
+
+@dataclass(frozen=True)
+class DemoAccount:
+    username: str
+    role: str
+    tier: str | None  # the account works at the first active institution of this tier
+    label: str
+
+
+DEMO_ACCOUNTS = [
+    DemoAccount("admin", UserRole.SYSTEM_ADMIN, None, "系统管理员 system admin (Django admin)"),
+    DemoAccount("bureau", UserRole.BUREAU, None, "卫健委 health bureau (aggregates only)"),
+    DemoAccount("hospital-coordinator", UserRole.REFERRAL_COORDINATOR, Tier.TERTIARY, "转诊办"),
+    DemoAccount("hospital-doctor", UserRole.DOCTOR, Tier.TERTIARY, "医生 (三级医院)"),
+    DemoAccount(
+        "district-coordinator", UserRole.REFERRAL_COORDINATOR, Tier.DISTRICT, "转诊办 (区级医院)"
+    ),
+    DemoAccount("clinic-doctor", UserRole.DOCTOR, Tier.PRIMARY, "家庭医生 GP (社区)"),
+    DemoAccount("clinic-public-health", UserRole.PUBLIC_HEALTH, Tier.PRIMARY, "公卫医生"),
+    DemoAccount("clinic-nurse", UserRole.NURSE, Tier.PRIMARY, "护士 (社区)"),
+    DemoAccount("clinic-clerk", UserRole.CLERK, Tier.PRIMARY, "挂号收费员 registration"),
+    DemoAccount("clinic-pharmacist", UserRole.PHARMACIST, Tier.PRIMARY, "药师 pharmacy"),
+    DemoAccount("clinic-admin", UserRole.INSTITUTION_ADMIN, Tier.PRIMARY, "机构管理员"),
+    DemoAccount("resident", UserRole.RESIDENT, None, "居民 resident (their own code)"),
+]
+
+PRACTITIONER_ROLES = {r.value for r in UserRole} - {"bureau", "resident", "system_admin"}
+
+
+def demo_accounts_seed() -> list[tuple[DemoAccount, User | None, str]]:
+    """Create or refresh every demo login. Idempotent. Returns (account, user or None, where)."""
+    results = []
+    with transaction.atomic():
+        for account in DEMO_ACCOUNTS:
+            user, where = _seed_one(account)
+            results.append((account, user, where))
+        audit_record(actor=None, action="seed_demo_accounts", object_type="user")
+    return results
+
+
+def _seed_one(account: DemoAccount) -> tuple[User | None, str]:
+    institution = None
+    resident = None
+    if account.tier is not None:
+        institution = (
+            Institution.objects.filter(tier=account.tier, active=True).order_by("code").first()
+        )
+        if institution is None:
+            return None, "no institution of this tier: run load_network first"
+    if account.role == UserRole.RESIDENT:
+        resident = Resident.objects.order_by("pk").first()
+        if resident is None:
+            return None, "no resident yet: run generate_demo first"
+    user = User.objects.filter(username=account.username).first() or User(username=account.username)
+    user.role = account.role
+    user.institution = institution
+    user.resident = resident
+    user.is_staff = user.is_superuser = account.role == UserRole.SYSTEM_ADMIN
+    user.first_name = account.label[:150]
+    user.set_password(settings.DEMO_PASSWORD)
+    if account.role in PRACTITIONER_ROLES and user.practitioner_id is None:
+        user.practitioner = Practitioner.objects.create(
+            name=f"演示{account.label[:20]}", sex="female"
+        )
+    user.save()
+    if user.practitioner_id is not None and institution is not None:
+        PractitionerRole.objects.get_or_create(
+            practitioner_id=user.practitioner_id,
+            institution=institution,
+            department=None,
+            role=account.role,
+        )
+    where = institution.name if institution else (resident.name if resident else "—")
+    return user, where

@@ -63,7 +63,8 @@ DEVELOPMENT_SECRET_KEY = "django-insecure-healthnet-development-only-do-not-use-
 DEVELOPMENT_FIELD_ENCRYPTION_KEY = "aGVhbHRobmV0LWRldmVsb3BtZW50LWtleS0zMmJ5dGU="
 
 SECRET_KEY = env_str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
-# 32 bytes, base64. Encrypts national IDs at rest and keys their lookup hash (healthnet/encryption.py).
+# 32 bytes, base64: encrypts national IDs at rest and keys their lookup hash (see
+# healthnet/encryption.py).
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY", DEVELOPMENT_FIELD_ENCRYPTION_KEY)
 DEBUG = env_bool("DEBUG", not IS_PRODUCTION)
 ALLOWED_HOSTS = env_list(
@@ -204,6 +205,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The periodic jobs; each app's tasks are idempotent (running one twice changes nothing more).
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "outbox-sweep": {"task": "healthnet.tasks.outbox_sweep", "schedule": 60.0},
+    "healthcode-keys-rotate": {
+        "task": "healthcodes.tasks.healthcode_keys_rotate_task",
+        "schedule": 3600.0,
+    },
     "referrals-escalate-overdue": {
         "task": "referrals.tasks.referrals_escalate_overdue",
         "schedule": 300.0,

@@ -29,7 +29,7 @@ class TokenIn(Schema):
 
 class TokenOut(Schema):
     token: str
-    token_type: str = "Bearer"
+    token_type: str = "Bearer"  # noqa: S105 (the scheme name, not a secret)
     expires_at: dt.datetime
     role: str
     institution: str | None

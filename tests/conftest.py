@@ -35,6 +35,31 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+DEAD_BROKER_URL = "redis://127.0.0.1:9/0"  # nothing listens on port 9: connection refused
+
+
+@pytest.fixture
+def broker_down(settings, monkeypatch):
+    """Celery pointed at a broker that refuses connections, as during an outage. Celery reads
+    CELERY_BROKER_URL from the environment before its own config, so both are changed."""
+    from config.celery import app
+
+    original = app.conf.broker_url
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    app.conf.task_always_eager = False
+    monkeypatch.setenv("CELERY_BROKER_URL", DEAD_BROKER_URL)
+    app.conf.broker_url = DEAD_BROKER_URL
+    app._pool = None  # drop pooled connections to the real broker
+    app.amqp._producer_pool = None
+    assert app.connection_for_write().port == 9
+    yield
+    monkeypatch.delenv("CELERY_BROKER_URL")
+    app.conf.broker_url = original
+    app._pool = None
+    app.amqp._producer_pool = None
+    app.conf.task_always_eager = True
+
+
 class ApiClient:
     """A test client that speaks JSON to /api/v1 with a bearer token."""
 

@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # serves its Swagger UI assets itself (no CDN: clinics may be offline)
     "django_htmx",
     "healthnet",
     "signing",
@@ -205,6 +206,12 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The periodic jobs; each app's tasks are idempotent (running one twice changes nothing more).
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "outbox-sweep": {"task": "healthnet.tasks.outbox_sweep", "schedule": 60.0},
+    "signing-renewal-due": {"task": "signing.tasks.contracts_mark_renewal_due", "schedule": 3600.0},
+    "signing-expire": {"task": "signing.tasks.contracts_expire", "schedule": 3600.0},
+    "signing-followup-reminders": {
+        "task": "signing.tasks.followup_reminders_send",
+        "schedule": 6 * 3600.0,
+    },
     "healthcode-keys-rotate": {
         "task": "healthcodes.tasks.healthcode_keys_rotate_task",
         "schedule": 3600.0,

@@ -161,10 +161,9 @@ def _login_failure_key(username: str, ip: str | None) -> str:
     return f"login-failures:{digest}"
 
 
-def api_token_issue(*, username: str, password: str, name: str = "") -> tuple[str, ApiToken]:
-    """Check the password (throttled per username and address) and issue a bearer token.
-
-    Returns the token text, shown once; only its hash is stored."""
+def user_authenticate(*, username: str, password: str, request=None) -> User:
+    """Check a password, throttled per username and client address; the one login check of the
+    API and the portal. Raises RateLimited or NotAuthenticated; audits failures."""
     failure_key = _login_failure_key(username, current_client_ip())
     failures = cache.get(failure_key, 0)
     if failures >= settings.LOGIN_FAILURE_LIMIT:
@@ -173,7 +172,7 @@ def api_token_issue(*, username: str, password: str, name: str = "") -> tuple[st
             "登录失败次数过多，请稍后再试 (too many failed logins; try again later)",
             retry_after_seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS,
         )
-    user = authenticate(username=username, password=password)
+    user = authenticate(request, username=username, password=password)
     if user is None:
         cache.set(failure_key, failures + 1, settings.LOGIN_FAILURE_WINDOW_SECONDS)
         with transaction.atomic():
@@ -187,6 +186,13 @@ def api_token_issue(*, username: str, password: str, name: str = "") -> tuple[st
             "invalid_credentials", "用户名或密码错误 (wrong username or password)"
         )
     cache.delete(failure_key)
+    return user
+
+
+def api_token_issue(*, username: str, password: str, name: str = "") -> tuple[str, ApiToken]:
+    """Check the password and issue a bearer token. Returns the token text, shown once; only
+    its hash is stored."""
+    user = user_authenticate(username=username, password=password)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         api_token = ApiToken.objects.create(

@@ -353,7 +353,7 @@ class User(AbstractUser):
             models.CheckConstraint(
                 condition=(
                     Q(
-                        role__in=[r.value for r in INSTITUTION_SCOPED_ROLES],
+                        role__in=sorted(r.value for r in INSTITUTION_SCOPED_ROLES),
                         institution__isnull=False,
                     )
                     | Q(role="resident", resident__isnull=False, institution__isnull=True)

@@ -1,5 +1,231 @@
-"""API of the healthcodes app (filled in by its issue)."""
+"""API of the health-code app (mounted at /api/v1/): scan, the resident's own code, cards.
 
-from ninja import Router
+The published key set is a plain Django view (healthcodes.views), not part of this API: it needs
+no authentication and is cached by proxies.
+"""
+
+import datetime as dt
+import uuid
+
+from ninja import Field, Query, Router, Schema
+from ninja.pagination import paginate
+
+from config.pagination import PageNumberPagination
+from healthcodes import permissions, selectors, services
+from healthcodes.models import HealthCard, ScanPurpose, ScanResult
+from healthnet.errors import Forbidden
+from healthnet.selectors import resident_by_public_id
 
 router = Router(tags=["healthcodes"])
+
+
+# --- scan --------------------------------------------------------------------------------------
+
+
+class ScanIn(Schema):
+    # Longer than any real code (≤ 512 characters), so an overlong one reaches the verifier and
+    # is refused with its reason (too_long); the bound only caps what the server reads.
+    code: str = Field(..., min_length=1, max_length=4096, description="the QR code's text")
+    purpose: ScanPurpose
+    id_checked: bool = Field(
+        False,
+        description="the resident's ID document was checked (required: static code, dispensing)",
+    )
+
+
+class ContractSummaryOut(Schema):
+    id: uuid.UUID | None
+    status: str | None
+    start_date: dt.date | None
+    end_date: dt.date | None
+    team: str | None
+    team_institution: str | None
+
+
+class ReferralSummaryOut(Schema):
+    id: uuid.UUID | None
+    direction: str | None
+    status: str | None
+    urgency: str | None
+    from_institution: str | None
+    to_institution: str | None
+    to_department: str | None
+    appointment_date: dt.date | None
+
+
+class ResidentSummaryOut(Schema):
+    resident_id: uuid.UUID
+    name: str
+    sex: str
+    age: int
+    national_id_masked: str
+    key_populations: list[str]
+    contract: ContractSummaryOut | None
+    referrals: list[ReferralSummaryOut]
+    appointments_today: list[ReferralSummaryOut]
+
+
+class ScanOut(Schema):
+    scan_id: uuid.UUID
+    result: str
+    purpose: ScanPurpose
+    code_type: str
+    code_expires_at: dt.datetime
+    resident: ResidentSummaryOut
+    encounter_id: uuid.UUID | None
+    referrals_arrived: list[uuid.UUID]
+
+
+@router.post("/healthcodes/scan", response=ScanOut)
+def healthcode_scan(request, payload: ScanIn):
+    """Scan a resident's QR code at the caller's institution. Refusals answer 4xx with the reason
+    as `code`: 422 for an invalid, expired or revoked code, 409 `replayed`, 403
+    `id_check_required`, 429 `rate_limited`. Send `X-Device-Id` to be rate limited per device."""
+    outcome = services.healthcode_scan(
+        actor=request.user,
+        code=payload.code,
+        purpose=payload.purpose,
+        id_checked=payload.id_checked,
+        device_id=request.headers.get("X-Device-Id", ""),
+    )
+    return {
+        "scan_id": outcome.event.public_id,
+        "result": outcome.event.result,
+        "purpose": outcome.event.purpose,
+        "code_type": outcome.code_type,
+        "code_expires_at": outcome.expires_at,
+        "resident": outcome.summary,
+        "encounter_id": outcome.encounter.public_id if outcome.encounter else None,
+        "referrals_arrived": [r.public_id for r in outcome.referrals_arrived],
+    }
+
+
+class ScanEventOut(Schema):
+    id: uuid.UUID = Field(..., alias="public_id")
+    at: dt.datetime
+    purpose: ScanPurpose
+    result: ScanResult
+    reason: str
+    code_type: str
+    id_checked: bool
+    device_id: str
+    scanned_by: str | None
+    resident_id: uuid.UUID | None
+    encounter_id: uuid.UUID | None
+
+    @staticmethod
+    def resolve_scanned_by(obj) -> str | None:
+        return obj.scanned_by.username if obj.scanned_by else None
+
+    @staticmethod
+    def resolve_resident_id(obj) -> uuid.UUID | None:
+        return obj.resident.public_id if obj.resident else None
+
+    @staticmethod
+    def resolve_encounter_id(obj) -> uuid.UUID | None:
+        return obj.encounter.public_id if obj.encounter else None
+
+
+class ScanEventFilter(Schema):
+    result: ScanResult | None = None
+    purpose: ScanPurpose | None = None
+
+
+@router.get("/healthcodes/scans", response=list[ScanEventOut])
+@paginate(PageNumberPagination)
+def scan_event_list(request, filters: Query[ScanEventFilter]):
+    """The caller's institution's scan log, newest first: accepted scans and refusals with their
+    reason (never a code's text). For the institution admin."""
+    if not permissions.can_view_scan_log(request.user):
+        raise Forbidden("forbidden", "仅机构管理员可查看扫码记录 (only the institution admin)")
+    return selectors.scan_events_for_institution(
+        institution_id=request.user.institution_id, result=filters.result, purpose=filters.purpose
+    )
+
+
+# --- the resident's own code -------------------------------------------------------------------
+
+
+class MyHealthCodeOut(Schema):
+    code: str
+    code_type: str
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+    refresh_after: int = Field(..., description="seconds until the phone should ask again")
+    svg: str
+
+
+@router.get("/me/healthcode", response=MyHealthCodeOut)
+def my_healthcode(request):
+    """The signed-in resident's live (dynamic) code: text, expiry, refresh interval and QR SVG."""
+    issued, refresh_after = services.healthcode_current_for_resident(actor=request.user)
+    return {
+        "code": issued.text,
+        "code_type": issued.code_type,
+        "issued_at": issued.issued_at,
+        "expires_at": issued.expires_at,
+        "refresh_after": refresh_after,
+        "svg": services.healthcode_svg(issued),
+    }
+
+
+# --- cards -------------------------------------------------------------------------------------
+
+
+class CardOut(Schema):
+    id: uuid.UUID
+    resident_id: uuid.UUID
+    issued_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+class RevokeIn(Schema):
+    reason: str = Field(..., min_length=1, max_length=200, description="e.g. 手机丢失 (lost phone)")
+
+
+class StaticCodeOut(Schema):
+    code: str
+    code_type: str
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+    svg: str
+
+
+def card_out(card: HealthCard) -> dict:
+    return {
+        "id": card.public_id,
+        "resident_id": card.resident.public_id,
+        "issued_at": card.issued_at,
+        "revoked_at": card.revoked_at,
+    }
+
+
+@router.post("/healthcodes/cards/{uuid:resident_id}", response=CardOut)
+def healthcard_issue(request, resident_id: uuid.UUID):
+    """The resident's current card, created if they have none (idempotent)."""
+    resident = resident_by_public_id(resident_id)
+    return card_out(services.healthcard_issue(actor=request.user, resident=resident))
+
+
+@router.post("/healthcodes/cards/{uuid:resident_id}/revoke", response=CardOut)
+def healthcard_revoke(request, resident_id: uuid.UUID, payload: RevokeIn):
+    """Revoke the current card (lost phone or card) and return the new one: every code of the
+    old card fails with `revoked` from now on."""
+    resident = resident_by_public_id(resident_id)
+    card = services.healthcard_revoke(actor=request.user, resident=resident, reason=payload.reason)
+    return card_out(card)
+
+
+@router.post("/healthcodes/cards/{uuid:resident_id}/static", response=StaticCodeOut)
+def healthcode_static(request, resident_id: uuid.UUID):
+    """A long-lived code to print (ECC Q). Dispensing on it needs an ID check."""
+    resident = resident_by_public_id(resident_id)
+    card = services.healthcard_issue(actor=request.user, resident=resident)
+    issued = services.healthcode_issue_static(actor=request.user, card=card)
+    return {
+        "code": issued.text,
+        "code_type": issued.code_type,
+        "issued_at": issued.issued_at,
+        "expires_at": issued.expires_at,
+        "svg": services.healthcode_svg(issued),
+    }

@@ -1,0 +1,81 @@
+"""Who may do what with health codes. Pure predicates (STYLE: permissions.py).
+
+- Any institution staff member may scan a code, for any purpose, at their institution.
+- What the scan shows depends on the role: everyone sees who the resident is (name, masked ID,
+  sex, age) and their family-doctor contract and team; referrals and today's appointment only
+  the roles that register, treat or route patients, not the pharmacy.
+- A resident gets their own dynamic code; cards are issued, revoked and printed for a resident by
+  the resident themself or by the staff of an institution the resident concerns.
+- An institution's scan log is read by its institution admin.
+- Signing keys are managed by a system admin (or the operator's management command).
+"""
+
+from __future__ import annotations
+
+from healthnet.models import Resident, User, UserRole
+from healthnet.permissions import RESIDENT_REGISTERING_ROLES, is_institution_staff
+
+SCAN_REFERRAL_VIEWER_ROLES = frozenset(
+    {
+        UserRole.DOCTOR,
+        UserRole.NURSE,
+        UserRole.PUBLIC_HEALTH,
+        UserRole.REFERRAL_COORDINATOR,
+        UserRole.CLERK,
+        UserRole.INSTITUTION_ADMIN,
+    }
+)
+
+
+def can_scan_healthcode(user: User) -> bool:
+    return is_institution_staff(user) and user.institution_id is not None
+
+
+def can_see_scan_contract(user: User) -> bool:
+    return can_scan_healthcode(user)
+
+
+def can_see_scan_referrals(user: User) -> bool:
+    return can_scan_healthcode(user) and user.role in SCAN_REFERRAL_VIEWER_ROLES
+
+
+def can_view_own_healthcode(user: User) -> bool:
+    return (
+        user.is_authenticated
+        and user.is_active
+        and user.role == UserRole.RESIDENT
+        and user.resident_id is not None
+    )
+
+
+def can_manage_healthcard(user: User, resident: Resident, *, related_to_institution: bool) -> bool:
+    """Issue or revoke a resident's card: the resident, or desk staff of a related institution."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.role == UserRole.RESIDENT:
+        return user.resident_id == resident.pk
+    return (
+        is_institution_staff(user)
+        and user.role in RESIDENT_REGISTERING_ROLES
+        and related_to_institution
+    )
+
+
+def can_print_static_healthcode(
+    user: User, resident: Resident, *, related_to_institution: bool
+) -> bool:
+    """A printed card is made at a desk, never by the resident's own login."""
+    return (
+        is_institution_staff(user)
+        and user.role in RESIDENT_REGISTERING_ROLES
+        and related_to_institution
+    )
+
+
+def can_view_scan_log(user: User) -> bool:
+    """The institution's scan log (who scanned what, refusals and their reasons): its admin."""
+    return is_institution_staff(user) and user.role == UserRole.INSTITUTION_ADMIN
+
+
+def can_manage_healthcode_keys(user: User) -> bool:
+    return user.is_authenticated and user.is_active and user.role == UserRole.SYSTEM_ADMIN

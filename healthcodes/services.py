@@ -1,0 +1,515 @@
+"""Every write of the health-code app: cards, code issuing, and the scan (DESIGN §6).
+
+The scan runs the checks of DESIGN §6 in order: the offline verifier (prefix and length, Base45,
+CBOR, alg/kid, key, signature, lifetime) → revocation → replay → purpose policy. Every refusal is
+recorded as a ScanEvent with its reason (audit, not data) and logged, never with the code text.
+Rate-limited attempts are neither verified nor recorded, only logged: recording a flood would
+amplify it.
+
+Replay store: a dynamic code's `cti` may be accepted once per purpose within its life. The mark
+is `cache.add(...)`, atomic on Redis and on LocMem; in production the cache is the Redis of
+CACHE_URL, shared by every web worker and instance, so a code replayed at another worker or
+another clinic is still refused. (With the LocMem default each process has its own store: fine
+for the embedded single-process runtime, not for several workers.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from healthcodes import codec, keys, permissions, selectors
+from healthcodes.conf import setting, static_lifetime_seconds
+from healthcodes.models import HealthCard, ScanEvent, ScanPurpose, ScanResult
+from healthcodes.rendering import render_svg
+from healthcodes.verifier import Reason, VerifyPolicy, verify
+from healthnet.errors import Conflict, DomainError, Forbidden, InvalidInput, RateLimited
+from healthnet.models import Encounter, EncounterKind, Resident, User
+from healthnet.selectors import resident_related_to_institution
+from healthnet.services import audit_record
+
+logger = logging.getLogger("healthcodes.scan")
+
+# 96 random bits → 16 base64url characters. Unguessable, never reused, and short: kid + iss +
+# sub share 26 bytes of the code (healthcodes.codec.MAX_TEXT_LENGTH).
+SUB_BYTES = 12
+
+
+def _new_sub() -> str:
+    """A random card pseudonym: no bit of it comes from the resident (DESIGN §6)."""
+    return secrets.token_urlsafe(SUB_BYTES)
+
+
+# --- cards -------------------------------------------------------------------------------------
+
+
+def _require_card_manager(actor: User, resident: Resident) -> None:
+    related = resident_related_to_institution(resident, actor.institution_id)
+    if not permissions.can_manage_healthcard(actor, resident, related_to_institution=related):
+        raise Forbidden(
+            "resident_out_of_scope",
+            "您不能管理该居民的健康卡 (you may not manage this resident's health card)",
+        )
+
+
+def healthcard_issue(
+    *, actor: User, resident: Resident, now: dt.datetime | None = None
+) -> HealthCard:
+    """The resident's current card, created with a new random `sub` if they have none.
+    Idempotent: a resident has at most one current card (a database constraint)."""
+    _require_card_manager(actor, resident)
+    existing = selectors.healthcard_current(resident=resident)
+    if existing is not None:
+        return existing
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            Resident.objects.select_for_update().filter(pk=resident.pk).first()
+            existing = selectors.healthcard_current(resident=resident)
+            if existing is not None:
+                return existing
+            card = HealthCard.objects.create(resident=resident, sub=_new_sub(), issued_at=now)
+            audit_record(
+                actor=actor,
+                action="healthcard_issue",
+                object_type="healthcard",
+                object_id=card.public_id,
+                details={"resident": str(resident.public_id)},
+            )
+    except IntegrityError:  # a concurrent issue on a database without row locks (SQLite)
+        existing = selectors.healthcard_current(resident=resident)
+        if existing is None:
+            raise
+        return existing
+    return card
+
+
+def healthcard_revoke(
+    *, actor: User, resident: Resident, reason: str, now: dt.datetime | None = None
+) -> HealthCard:
+    """Revoke the resident's current card (lost phone, lost printed card) and issue a new one with
+    a new random `sub`: every code of the old card, dynamic or printed, fails with `revoked`."""
+    _require_card_manager(actor, resident)
+    reason = reason.strip()
+    if not reason or len(reason) > 200:
+        raise InvalidInput(
+            "reason_required",
+            "请填写注销原因，最多200字 (a reason is required, ≤ 200)",
+            field="reason",
+        )
+    now = now or timezone.now()
+    with transaction.atomic():
+        Resident.objects.select_for_update().filter(pk=resident.pk).first()
+        old = selectors.healthcard_current(resident=resident)
+        if old is None:
+            raise Conflict(
+                "card_not_found", "该居民没有有效的健康卡 (the resident has no current card)"
+            )
+        old.revoked_at = now
+        old.revoked_reason = reason
+        old.save(update_fields=["revoked_at", "revoked_reason"])
+        card = HealthCard.objects.create(resident=resident, sub=_new_sub(), issued_at=now)
+        audit_record(
+            actor=actor,
+            action="healthcard_revoke",
+            object_type="healthcard",
+            object_id=old.public_id,
+            details={"reason": reason, "replaced_by": str(card.public_id)},
+        )
+        audit_record(
+            actor=actor,
+            action="healthcard_issue",
+            object_type="healthcard",
+            object_id=card.public_id,
+            details={"resident": str(resident.public_id), "replaces": str(old.public_id)},
+        )
+    return card
+
+
+# --- issuing codes -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    text: str
+    code_type: str
+    issued_at: dt.datetime
+    expires_at: dt.datetime
+    kid: str
+
+
+def _issue(card: HealthCard, *, code_type: codec.CodeType, lifetime: int, now) -> IssuedCode:
+    if card.is_revoked:
+        raise Conflict("card_revoked", "该健康卡已注销 (this card has been revoked)")
+    signing = keys.signing_key_current(now=now)
+    issued_at = codec.epoch_seconds(now)
+    text = codec.issue_code(
+        private_key=signing.private_key,
+        kid=signing.kid,
+        iss=signing.iss,
+        sub=card.sub,
+        code_type=code_type,
+        issued_at=issued_at,
+        lifetime_seconds=lifetime,
+    )
+    return IssuedCode(
+        text=text,
+        code_type=code_type.value,
+        issued_at=dt.datetime.fromtimestamp(issued_at, tz=dt.UTC),
+        expires_at=dt.datetime.fromtimestamp(issued_at + lifetime, tz=dt.UTC),
+        kid=signing.kid,
+    )
+
+
+def healthcode_issue_dynamic(
+    *, actor: User, card: HealthCard, now: dt.datetime | None = None
+) -> IssuedCode:
+    """A 60-second code for the resident's own phone. Not audited: it is shown every 30 s,
+    holds no personal data and changes nothing."""
+    if not (permissions.can_view_own_healthcode(actor) and actor.resident_id == card.resident_id):
+        raise Forbidden(
+            "forbidden", "仅居民本人可获取动态健康码 (only the resident gets their live code)"
+        )
+    return _issue(
+        card,
+        code_type=codec.CodeType.DYNAMIC,
+        lifetime=int(setting("HEALTHCODE_DYNAMIC_LIFETIME_SECONDS")),
+        now=now or timezone.now(),
+    )
+
+
+def healthcode_issue_static(
+    *, actor: User, card: HealthCard, now: dt.datetime | None = None
+) -> IssuedCode:
+    """A long-lived code to print on a card (HEALTHCODE_STATIC_LIFETIME_DAYS). Audited."""
+    resident = card.resident
+    related = resident_related_to_institution(resident, actor.institution_id)
+    if not permissions.can_print_static_healthcode(actor, resident, related_to_institution=related):
+        raise Forbidden(
+            "resident_out_of_scope",
+            "您不能为该居民打印健康卡 (you may not print a card for this resident)",
+        )
+    now = now or timezone.now()
+    issued = _issue(
+        card, code_type=codec.CodeType.STATIC, lifetime=static_lifetime_seconds(), now=now
+    )
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action="healthcode_issue_static",
+            object_type="healthcard",
+            object_id=card.public_id,
+            details={"kid": issued.kid, "expires_at": issued.expires_at.isoformat()},
+        )
+    return issued
+
+
+def healthcode_current_for_resident(
+    *, actor: User, now: dt.datetime | None = None
+) -> tuple[IssuedCode, int]:
+    """What the resident's phone shows: a dynamic code reused for its refresh interval (so
+    polling phones and the SVG cache hit), and the seconds after which to ask again."""
+    if not permissions.can_view_own_healthcode(actor):
+        raise Forbidden(
+            "residents_only", "仅居民本人可查看健康码 (only a resident has a health code)"
+        )
+    now = now or timezone.now()
+    card = healthcard_issue(actor=actor, resident=actor.resident, now=now)
+    refresh = int(setting("HEALTHCODE_DYNAMIC_REFRESH_SECONDS"))
+    cache_key = f"hc:current:{card.sub}"
+    issued: IssuedCode | None = cache.get(cache_key)
+    if (
+        issued is None
+        or (now - issued.issued_at).total_seconds() >= refresh
+        or issued.issued_at > now
+    ):
+        issued = healthcode_issue_dynamic(actor=actor, card=card, now=now)
+        cache.set(cache_key, issued, refresh)
+    age = int((now - issued.issued_at).total_seconds())
+    return issued, max(1, refresh - age)
+
+
+def healthcode_svg(issued: IssuedCode, *, now: dt.datetime | None = None) -> str:
+    """The code's QR as SVG, cached by the code's hash for the code's remaining life (rendering
+    costs ~20 ms). Printed (static) codes use ECC Q."""
+    now = now or timezone.now()
+    printed = issued.code_type == codec.CodeType.STATIC
+    cache_key = "hc:svg:" + hashlib.sha256(issued.text.encode("ascii")).hexdigest()
+    svg = cache.get(cache_key)
+    if svg is None:
+        svg = render_svg(issued.text, print_quality=printed)
+        life = int((issued.expires_at - now).total_seconds())
+        if life > 0:
+            cache.set(cache_key, svg, min(life, 86_400))
+    return svg
+
+
+# --- scanning ----------------------------------------------------------------------------------
+
+# Reason → how it is refused (DESIGN §6; config/api.py maps the kind to the HTTP status).
+REASON_MESSAGES: dict[str, str] = {
+    Reason.TOO_LONG: "健康码过长 (code too long)",
+    Reason.BAD_PREFIX: "不是健康码 (not a HealthNet code)",
+    Reason.BAD_BASE45: "健康码编码无效 (invalid Base45)",
+    Reason.BAD_CBOR: "健康码内容无效 (invalid CBOR)",
+    Reason.BAD_ALG: "健康码签名算法无效 (invalid algorithm)",
+    Reason.MISSING_KID: "健康码缺少密钥标识 (missing key id)",
+    Reason.UNKNOWN_KID: "健康码签名密钥未知或已过期 (unknown key)",
+    Reason.KEY_COMPROMISED: "健康码签名密钥已作废 (signing key compromised)",
+    Reason.BAD_SIGNATURE: "健康码签名无效 (bad signature)",
+    Reason.BAD_CLAIMS: "健康码内容无效 (invalid claims)",
+    Reason.NOT_YET_VALID: "健康码时间无效，请核对手机时间 (issued in the future)",
+    Reason.EXPIRED: "健康码已过期，请刷新 (code expired, refresh it)",
+    Reason.LIFETIME_TOO_LONG: "健康码有效期无效 (lifetime too long)",
+    Reason.KEY_NOT_VALID: "健康码签发时间不在密钥有效期内 (issued outside the key's validity)",
+}
+REVOKED = "revoked"
+UNKNOWN_CARD = "unknown_card"
+REPLAYED = "replayed"
+ID_CHECK_REQUIRED = "id_check_required"
+
+
+@dataclass
+class ScanOutcome:
+    event: ScanEvent
+    resident: Resident
+    card: HealthCard
+    code_type: str
+    expires_at: dt.datetime
+    summary: dict[str, Any] = field(default_factory=dict)
+    encounter: Encounter | None = None
+    referrals_arrived: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class _ScanContext:
+    actor: User
+    purpose: str
+    id_checked: bool
+    device_id: str
+    now: dt.datetime
+    claims: codec.Claims | None = None
+    card: HealthCard | None = None
+
+
+def healthcode_scan(
+    *,
+    actor: User,
+    code: str,
+    purpose: str,
+    id_checked: bool = False,
+    device_id: str = "",
+    now: dt.datetime | None = None,
+) -> ScanOutcome:
+    """Scan a resident's code at the actor's institution for `purpose`. Refusals raise (after
+    recording a refused ScanEvent); success records an accepted ScanEvent, an audit read of the
+    resident, and for registration an Encounter."""
+    if not permissions.can_scan_healthcode(actor):
+        raise Forbidden("forbidden", "仅医疗机构工作人员可扫码 (only institution staff may scan)")
+    if purpose not in ScanPurpose.values:
+        raise InvalidInput(
+            "purpose_unknown", f"未知的扫码用途: {purpose} (unknown purpose)", field="purpose"
+        )
+    device_id = device_id.strip()[:64]
+    now = now or timezone.now()
+    _check_rate(actor, device_id, now)
+    context = _ScanContext(actor, purpose, id_checked, device_id, now)
+    try:
+        _scan_checks(code, context)
+    except DomainError as refusal:
+        _record_refusal(context, refusal)
+        raise
+    return _scan_accept(context)
+
+
+def _check_rate(actor: User, device_id: str, now: dt.datetime) -> None:
+    limit = int(setting("HEALTHCODE_SCAN_RATE_LIMIT"))
+    window = int(setting("HEALTHCODE_SCAN_RATE_WINDOW_SECONDS"))
+    slot = int(now.timestamp()) // window
+    counters = [f"hc:scan-rate:user:{actor.pk}:{slot}"]
+    if device_id:
+        device = hashlib.sha256(device_id.encode()).hexdigest()[:32]
+        counters.append(f"hc:scan-rate:device:{device}:{slot}")
+    for counter in counters:
+        cache.add(counter, 0, window + 1)
+        try:
+            count = cache.incr(counter)
+        except ValueError:  # expired between add and incr
+            cache.add(counter, 1, window + 1)
+            count = 1
+        if count > limit:
+            retry_after = window - int(now.timestamp()) % window
+            logger.warning(
+                "healthcode scan rate limited user=%s institution=%s device=%s",
+                actor.pk,
+                actor.institution_id,
+                "yes" if device_id else "no",
+            )
+            raise RateLimited(
+                "rate_limited",
+                "扫码过于频繁，请稍后再试 (too many scans; try again shortly)",
+                retry_after_seconds=retry_after,
+            )
+
+
+def _scan_checks(code: str, context: _ScanContext) -> None:
+    result = verify(
+        code,
+        keys=keys.verification_key_set(now=context.now),
+        now=context.now,
+        max_skew=int(setting("HEALTHCODE_MAX_SKEW_SECONDS")),
+        policy=VerifyPolicy(
+            dynamic_max_lifetime=int(setting("HEALTHCODE_DYNAMIC_LIFETIME_SECONDS")),
+            static_max_lifetime=static_lifetime_seconds(),
+        ),
+    )
+    if not result.ok:
+        raise InvalidInput(
+            result.reason.value, REASON_MESSAGES.get(result.reason, result.reason.value)
+        )
+    claims = context.claims = result.claims
+    card = selectors.healthcard_by_sub(sub=claims.sub)
+    if card is None:
+        raise InvalidInput(UNKNOWN_CARD, "健康卡不存在 (no such card)")
+    context.card = card
+    if card.is_revoked:
+        raise InvalidInput(REVOKED, "该健康卡已注销，请使用新的健康码 (this card has been revoked)")
+    if claims.code_type is codec.CodeType.DYNAMIC and not _replay_mark(claims, context):
+        raise Conflict(
+            REPLAYED,
+            "该动态健康码已用于此用途，请刷新后重扫 (already scanned for this purpose)",
+        )
+    if (
+        claims.code_type is codec.CodeType.STATIC
+        and context.purpose == ScanPurpose.DISPENSING
+        and not context.id_checked
+    ):
+        raise Forbidden(
+            ID_CHECK_REQUIRED,
+            "纸质健康码取药须核验身份证件 (a printed code needs an ID check for dispensing)",
+        )
+
+
+def _replay_mark(claims: codec.Claims, context: _ScanContext) -> bool:
+    """True the first time this code's `cti` is seen for this purpose within its life."""
+    remaining = claims.exp - int(context.now.timestamp())
+    timeout = max(1, remaining + int(setting("HEALTHCODE_MAX_SKEW_SECONDS")) + 1)
+    key = f"hc:replay:{context.purpose}:{claims.iss}:{claims.cti.hex()}"
+    return cache.add(key, 1, timeout)
+
+
+def _event_fields(context: _ScanContext) -> dict[str, Any]:
+    card = context.card
+    return {
+        "at": context.now,
+        "scanned_by": context.actor,
+        "institution_id": context.actor.institution_id,
+        "device_id": context.device_id,
+        "purpose": context.purpose,
+        "id_checked": context.id_checked,
+        "code_type": context.claims.code_type.value if context.claims else "",
+        "kid": context.claims.kid if context.claims else "",
+        "card": card,
+        "resident_id": card.resident_id if card is not None else None,
+    }
+
+
+def _record_refusal(context: _ScanContext, refusal: DomainError) -> None:
+    with transaction.atomic():
+        event = ScanEvent.objects.create(
+            **_event_fields(context), result=ScanResult.REFUSED, reason=refusal.code[:32]
+        )
+    logger.warning(
+        "healthcode scan refused reason=%s purpose=%s user=%s institution=%s event=%s",
+        refusal.code,
+        context.purpose,
+        context.actor.pk,
+        context.actor.institution_id,
+        event.public_id,
+    )
+
+
+def _scan_accept(context: _ScanContext) -> ScanOutcome:
+    card, actor = context.card, context.actor
+    resident = card.resident
+    with transaction.atomic():
+        encounter = None
+        if context.purpose == ScanPurpose.REGISTRATION:
+            encounter = Encounter.objects.create(
+                resident=resident,
+                institution_id=actor.institution_id,
+                kind=EncounterKind.OUTPATIENT,
+                started_at=context.now,
+                source="scan",
+            )
+        event = ScanEvent.objects.create(
+            **_event_fields(context), result=ScanResult.ACCEPTED, encounter=encounter
+        )
+        arrived = _mark_referrals_arrived(actor, resident, context.purpose)
+        audit_record(
+            actor=actor,
+            action="read",
+            object_type="resident",
+            object_id=resident.public_id,
+            details={
+                "via": "healthcode_scan",
+                "purpose": context.purpose,
+                "scan": str(event.public_id),
+            },
+        )
+    summary = selectors.scan_summary(
+        user=actor, resident=resident, on=timezone.localdate(context.now)
+    )
+    return ScanOutcome(
+        event=event,
+        resident=resident,
+        card=card,
+        code_type=context.claims.code_type.value,
+        expires_at=dt.datetime.fromtimestamp(context.claims.exp, tz=dt.UTC),
+        summary=summary,
+        encounter=encounter,
+        referrals_arrived=arrived,
+    )
+
+
+def _mark_referrals_arrived(actor: User, resident: Resident, purpose: str) -> list[Any]:
+    """A registration or consultation scan at the receiving institution of a scheduled referral
+    marks it arrived (DESIGN §4). Uses `referrals.services.referrals_mark_arrived_by_scan(*,
+    actor, resident, institution)` when the referrals app offers it, else its
+    `referral_arrive(*, referral, actor)` on each scheduled referral to this institution. A
+    referral the scanner's role may not check in is left for the referral office (each attempt
+    in its own savepoint, so a refusal does not undo the scan)."""
+    if purpose not in (ScanPurpose.REGISTRATION, ScanPurpose.CONSULTATION):
+        return []
+    try:
+        from referrals import services as referral_services
+        from referrals.models import Referral
+    except ImportError:
+        return []
+    mark_arrived = getattr(referral_services, "referrals_mark_arrived_by_scan", None)
+    if mark_arrived is not None:
+        return list(mark_arrived(actor=actor, resident=resident, institution=actor.institution))
+    referral_arrive = getattr(referral_services, "referral_arrive", None)
+    if referral_arrive is None:
+        return []
+    arrived = []
+    scheduled = Referral.objects.filter(
+        resident=resident, to_institution_id=actor.institution_id, status="scheduled"
+    )
+    for referral in scheduled:
+        try:
+            with transaction.atomic():
+                arrived.append(referral_arrive(referral=referral, actor=actor))
+        except DomainError as refusal:
+            logger.info(
+                "scan did not mark referral %s arrived: %s", referral.public_id, refusal.code
+            )
+    return arrived

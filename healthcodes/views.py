@@ -1,0 +1,24 @@
+"""The published key set: GET /.well-known/healthcode-keys.json (DESIGN §6).
+
+Plain Django (no API auth, no session): offline verifiers and clinic scanners fetch it anonymously
+and proxies may cache it. Public key halves only, each with its validity and status. A key is
+published a week before it signs (HEALTHCODE_KEY_PUBLISH_AHEAD_DAYS), far longer than max-age.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+from django.utils.cache import patch_cache_control
+from django.views.decorators.http import require_GET
+
+from healthcodes import keys
+from healthcodes.conf import setting
+
+
+@require_GET
+def healthcode_keys(request: HttpRequest) -> JsonResponse:
+    response = JsonResponse(keys.key_set_document())
+    patch_cache_control(
+        response, public=True, max_age=int(setting("HEALTHCODE_KEYSET_MAX_AGE_SECONDS"))
+    )
+    return response

@@ -1,0 +1,252 @@
+"""The deterministic demo-data generator (`python manage.py generate_demo`).
+
+Same seed, same network, same `today` → the same residents (national ID numbers, names, birth
+dates), staff and visits. City scale (560,000 residents, 2,000,000 visits) streams rows through
+PostgreSQL's COPY with explicit ids, so nothing is read back and memory stays bounded; other
+databases get bulk_create in batches. Everything, including the later stages other apps add
+(`signing.demo.generate`, `referrals.demo.generate`), runs in one transaction: a failed run
+leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+
+from healthnet.demo.network import NetworkMissing, network_view
+from healthnet.demo.people import generate_residents, write_tags
+from healthnet.demo.staff import generate_staff
+from healthnet.demo.visits import generate_encounters
+from healthnet.models import Resident
+
+__all__ = [
+    "EXTRA_STAGES",
+    "DemoDataExists",
+    "DemoSummary",
+    "NetworkMissing",
+    "StageResult",
+    "demo_data_exists",
+    "generate_demo",
+]
+
+DEFAULT_ENCOUNTERS_PER_RESIDENT = 3.6  # 560,000 residents → about 2,000,000 visits
+
+# Later stages, by module: each exposes generate(*, seed, today, log) -> dict[str, int].
+EXTRA_STAGES = ("signing.demo", "referrals.demo")
+
+ProgressFactory = Callable[[str, int, str], "Progress"]
+
+
+class DemoDataExists(Exception):
+    """Residents exist already and the caller did not ask to append."""
+
+
+@dataclass
+class StageResult:
+    name: str
+    rows: dict[str, int]
+    seconds: float
+
+    @property
+    def total_rows(self) -> int:
+        return sum(self.rows.values())
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.total_rows / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass
+class DemoSummary:
+    stages: list[StageResult] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return sum(stage.seconds for stage in self.stages)
+
+    @property
+    def rows(self) -> dict[str, int]:
+        merged: dict[str, int] = {}
+        for stage in self.stages:
+            for table, count in stage.rows.items():
+                merged[table] = merged.get(table, 0) + count
+        return merged
+
+    def as_dict(self) -> dict:
+        return {
+            "seconds": round(self.seconds, 2),
+            "rows": self.rows,
+            "stages": [
+                {
+                    "name": stage.name,
+                    "rows": stage.rows,
+                    "seconds": round(stage.seconds, 2),
+                    "rows_per_second": round(stage.rows_per_second),
+                }
+                for stage in self.stages
+            ],
+        }
+
+
+class Progress:
+    """A no-op progress reporter; the command passes tqdm bars instead."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def no_progress(name: str, total: int, unit: str) -> Progress:
+    return Progress()
+
+
+def demo_data_exists() -> bool:
+    return Resident.objects.exists()
+
+
+def generate_demo(
+    *,
+    residents: int,
+    seed: int,
+    today: dt.date,
+    encounters_per_resident: float = DEFAULT_ENCOUNTERS_PER_RESIDENT,
+    append: bool = False,
+    progress: ProgressFactory = no_progress,
+    log: Callable[[str], None] = lambda message: None,
+) -> DemoSummary:
+    """Generate the demo city on top of the loaded network. Raises NetworkMissing without a
+    network and DemoDataExists when residents exist and `append` is false."""
+    if residents < 0 or encounters_per_resident < 0:
+        raise ValueError("residents and encounters per resident must not be negative")
+    network = network_view()
+    summary = DemoSummary()
+    with transaction.atomic():
+        if Resident.objects.exists() and not append:
+            raise DemoDataExists(
+                "已有居民数据;如需追加请使用 --append (residents exist already: use --append "
+                "to add more)"
+            )
+        existing_hashes: set[str] = set()
+        stream: int | str = seed
+        if append:
+            existing_hashes = set(Resident.objects.values_list("national_id_hash", flat=True))
+            if existing_hashes:
+                # Appending draws from other streams, so the new rows' public ids are new too.
+                stream = f"{seed}/after-{len(existing_hashes)}"
+
+        with _immediate_constraints(), _stage(summary, "residents") as rows:
+            with _bar(progress, "residents", residents, "resident") as bar:
+                cohort = generate_residents(
+                    count=residents,
+                    seed=stream,
+                    today=today,
+                    network=network,
+                    existing_hashes=existing_hashes,
+                    progress=bar.update,
+                )
+            rows["residents"] = cohort.count
+            with _bar(progress, "population tags", residents, "resident") as bar:
+                rows["resident_population_tags"] = write_tags(cohort, bar.update)
+        log(_stage_line(summary.stages[-1]))
+
+        with (
+            _stage(summary, "practitioners") as rows,
+            _bar(progress, "practitioners", len(network.institutions), "institution") as bar,
+        ):
+            rows.update(generate_staff(seed=seed, network=network, progress=bar.update))
+        log(_stage_line(summary.stages[-1]))
+
+        with (
+            _immediate_constraints(),
+            _stage(summary, "encounters") as rows,
+            _bar(progress, "encounters", residents, "resident") as bar,
+        ):
+            rows["encounters"] = generate_encounters(
+                cohort=cohort,
+                seed=stream,
+                today=today,
+                per_resident=encounters_per_resident,
+                network=network,
+                progress=bar.update,
+            )
+        log(_stage_line(summary.stages[-1]))
+        del cohort
+
+        if connection.vendor == "postgresql":
+            with _stage(summary, "analyze"), connection.cursor() as cursor:
+                # Fresh statistics for the big tables before the later stages query them.
+                cursor.execute(
+                    "ANALYZE healthnet_resident, healthnet_residentpopulationtag, "
+                    "healthnet_encounter, healthnet_practitioner, healthnet_practitionerrole"
+                )
+
+        for module_name in EXTRA_STAGES:
+            stage_generate = _extra_stage(module_name)
+            if stage_generate is None:
+                log(f"{module_name}: not installed, skipped")
+                continue
+            with _stage(summary, module_name) as rows:
+                rows.update(stage_generate(seed=seed, today=today, log=log))
+            log(_stage_line(summary.stages[-1]))
+        committing = time.perf_counter()
+    # Deferred foreign-key checks of the later stages' rows run at commit.
+    summary.stages.append(StageResult("commit", {}, time.perf_counter() - committing))
+    log(f"commit: {summary.stages[-1].seconds:.1f} s")
+    return summary
+
+
+def _extra_stage(module_name: str):
+    """The stage's generate function, or None when the app has not written one (yet)."""
+    try:
+        found = importlib.util.find_spec(module_name)
+    except ModuleNotFoundError:  # the parent package itself is absent
+        return None
+    if found is None:
+        return None
+    module = importlib.import_module(module_name)
+    return getattr(module, "generate", None)
+
+
+def _stage_line(stage: StageResult) -> str:
+    counts = ", ".join(f"{table} {count:,}" for table, count in stage.rows.items())
+    return f"{stage.name}: {counts} in {stage.seconds:.1f} s ({stage.rows_per_second:,.0f} rows/s)"
+
+
+@contextmanager
+def _stage(summary: DemoSummary, name: str):
+    rows: dict[str, int] = {}
+    started = time.perf_counter()
+    yield rows
+    summary.stages.append(StageResult(name, rows, time.perf_counter() - started))
+
+
+@contextmanager
+def _bar(progress: ProgressFactory, name: str, total: int, unit: str):
+    bar = progress(name, total, unit)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+@contextmanager
+def _immediate_constraints():
+    """On PostgreSQL, check foreign keys row by row while copying instead of queueing millions
+    of deferred checks until commit (Django's constraints are DEFERRABLE INITIALLY DEFERRED)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")

@@ -12,6 +12,7 @@ import logging
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.renderers import JSONRenderer
 
 from healthnet.authentication import API_AUTH
 from healthnet.errors import (
@@ -44,7 +45,14 @@ CODE_OF_HTTP_STATUS = {
     429: ("rate_limited", "请求过于频繁 (too many requests)"),
 }
 
+class Utf8JSONRenderer(JSONRenderer):
+    """Chinese text as text, not \\uXXXX escapes: readable in logs, curl and HIS debugging."""
+
+    json_dumps_params = {"ensure_ascii": False}
+
+
 api = NinjaAPI(
+    renderer=Utf8JSONRenderer(),
     title="HealthNet API",
     version="1",
     description=(

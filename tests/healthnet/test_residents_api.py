@@ -213,3 +213,10 @@ def test_unknown_resident_is_a_404(clerk_api):
 
     assert response.status_code == 404
     assert response.json()["code"] == "resident_not_found"
+
+
+def test_chinese_text_is_sent_as_utf8_not_escapes(clerk_api):
+    response = clerk_api.post("/api/v1/residents", create_payload())
+
+    assert "张伟".encode() in response.content
+    assert b"\\u" not in response.content

@@ -28,6 +28,7 @@ def isolated_broker(settings, tmp_path, monkeypatch):
         celery_app.conf.broker_transport_options = {
             "data_folder_in": str(folder),
             "data_folder_out": str(folder),
+            "control_folder": str(folder),
             "store_processed": False,
         }
     celery_app._pool = None

@@ -1,5 +1,331 @@
-"""API of the referrals app (filled in by its issue)."""
+"""API of two-way referrals (/api/v1/referrals): create, worklists, detail with the timeline,
+one POST per transition, and target suggestions.
 
-from ninja import Router
+Staff see referrals into and out of their own institution; any other referral answers 404 (its
+existence is not disclosed). A transition the state does not allow answers 409
+`transition_not_allowed` with `details.allowed_actions`; one the actor's side or role may not
+take answers 403.
+"""
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from ninja import Field, Query, Router, Schema, Status
+from ninja.pagination import paginate
+
+from config.pagination import PageNumberPagination
+from healthnet.errors import Forbidden, InvalidInput
+from healthnet.models import Department, Resident
+from healthnet.services import audit_record
+from referrals import permissions, selectors, services
+from referrals.models import (
+    Referral,
+    ReferralDirection,
+    ReferralStatus,
+    ReferralUrgency,
+    RejectionReason,
+)
 
 router = Router(tags=["referrals"])
+
+
+# --- schemas -----------------------------------------------------------------------------------
+
+
+class ReferralIn(Schema):
+    resident: uuid.UUID = Field(..., description="the resident's id")
+    to_department: uuid.UUID = Field(..., description="the receiving department's id")
+    from_department: uuid.UUID | None = Field(None, description="the referring department's id")
+    urgency: ReferralUrgency
+    reason_code: str = Field(..., min_length=1, max_length=40)
+    criteria_codes: list[str] = Field(default_factory=list, max_length=20)
+    clinical_summary: str = Field("", max_length=4000)
+    resident_consent: bool = Field(
+        False, description="the resident agreed (required going down for a signed resident)"
+    )
+    submit: bool = Field(True, description="submit at once (false: keep as a draft)")
+
+
+class ActionIn(Schema):
+    """Parameters of a transition; each action reads the ones it needs."""
+
+    comment: str = Field(
+        "", max_length=2000, description="accept / reject / redirect / acknowledge"
+    )
+    reason: str = Field("", max_length=2000, description="cancel: why")
+    reason_code: RejectionReason | None = Field(None, description="reject: coded reason")
+    to_department: uuid.UUID | None = Field(None, description="redirect: the new target")
+    date: dt.date | None = Field(None, description="schedule / reschedule: appointment day")
+    findings: str = Field("", max_length=4000)
+    diagnosis: str = Field("", max_length=200)
+    summary: str = Field("", max_length=4000, description="complete: required")
+    recommendations: str = Field("", max_length=4000)
+    return_to_primary_care: bool = False
+    resident_consent: bool = False
+
+
+class PartyOut(Schema):
+    code: str
+    name: str
+
+
+class DepartmentRefOut(Schema):
+    id: uuid.UUID = Field(..., alias="public_id")
+    code: str
+    name: str
+
+
+class ResidentRefOut(Schema):
+    id: uuid.UUID = Field(..., alias="public_id")
+    name: str
+
+
+class ReferralOut(Schema):
+    id: uuid.UUID = Field(..., alias="public_id")
+    status: ReferralStatus
+    direction: ReferralDirection
+    urgency: ReferralUrgency
+    resident: ResidentRefOut
+    from_institution: PartyOut
+    from_department: DepartmentRefOut | None
+    from_practitioner: str | None
+    to_institution: PartyOut
+    to_department: DepartmentRefOut
+    reason_code: str
+    criteria_codes: list[str]
+    created_at: dt.datetime
+    submitted_at: dt.datetime | None
+    due_at: dt.datetime | None
+    overdue: bool
+    escalated_at: dt.datetime | None
+    appointment_date: dt.date | None
+    reschedule_count: int
+    allowed_actions: list[str]
+
+    @staticmethod
+    def resolve_from_practitioner(obj: Referral) -> str | None:
+        user = obj.from_practitioner
+        if user is None:
+            return None
+        return user.get_full_name() or user.username
+
+    @staticmethod
+    def resolve_allowed_actions(obj: Referral, context: dict[str, Any]) -> list[str]:
+        return permissions.referral_allowed_actions(context["request"].user, obj)
+
+
+class EventOut(Schema):
+    at: dt.datetime
+    actor: str
+    action: str
+    from_status: str
+    to_status: str
+    reason: str
+    details: dict[str, Any]
+
+    @staticmethod
+    def resolve_actor(obj) -> str:
+        return obj.actor_label
+
+
+class ReferralDetailOut(ReferralOut):
+    clinical_summary: str
+    decided_at: dt.datetime | None
+    scheduled_at: dt.datetime | None
+    arrived_at: dt.datetime | None
+    no_show_at: dt.datetime | None
+    completed_at: dt.datetime | None
+    closed_at: dt.datetime | None
+    decision_due_at: dt.datetime | None
+    booking_due_at: dt.datetime | None
+    feedback_due_at: dt.datetime | None
+    rejection_reason: str
+    rejection_comment: str
+    cancel_reason: str
+    findings: str
+    diagnosis: str
+    feedback_summary: str
+    recommendations: str
+    return_to_primary_care: bool
+    resident_consent: bool
+    redirected_from: uuid.UUID | None
+    redirected_to: uuid.UUID | None
+    follow_on: uuid.UUID | None
+    follow_on_of: uuid.UUID | None
+    timeline: list[EventOut]
+
+    @staticmethod
+    def resolve_redirected_from(obj: Referral) -> uuid.UUID | None:
+        return obj.redirected_from.public_id if obj.redirected_from_id else None
+
+    @staticmethod
+    def resolve_redirected_to(obj: Referral) -> uuid.UUID | None:
+        linked = getattr(obj, "redirected_to", None)
+        return linked.public_id if linked is not None else None
+
+    @staticmethod
+    def resolve_follow_on(obj: Referral) -> uuid.UUID | None:
+        return obj.follow_on.public_id if obj.follow_on_id else None
+
+    @staticmethod
+    def resolve_follow_on_of(obj: Referral) -> uuid.UUID | None:
+        linked = getattr(obj, "follow_on_of", None)
+        return linked.public_id if linked is not None else None
+
+    @staticmethod
+    def resolve_timeline(obj: Referral) -> list:
+        return list(obj.events.all())
+
+
+class WorklistFilter(Schema):
+    box: str | None = Field(None, pattern="^(incoming|outgoing)$")
+    status: list[ReferralStatus] | None = None
+    direction: ReferralDirection | None = None
+    urgency: ReferralUrgency | None = None
+    overdue: bool | None = None
+    department: uuid.UUID | None = None
+    resident: uuid.UUID | None = None
+
+
+class SuggestionOut(Schema):
+    institution: PartyOut
+    tier: str
+    department: DepartmentRefOut
+    specialty: str
+    direction: ReferralDirection
+    alliance_partner: bool
+    alliances: list[str]
+    team_institution: bool
+    referral_slots_per_day: int
+
+
+# --- handlers ----------------------------------------------------------------------------------
+
+
+def _detail(request, public_id: uuid.UUID) -> Referral:
+    referral = selectors.referral_for_user(request.user, public_id)
+    audit_record(
+        actor=request.user, action="read", object_type="referral", object_id=referral.public_id
+    )
+    return referral
+
+
+@router.post("", response={201: ReferralDetailOut})
+def referral_create(request, payload: ReferralIn):
+    """Refer a resident from the caller's institution. Send `Idempotency-Key` to make a retry
+    safe: the same key by the same user returns the first referral (201) instead of a new one.
+    A second open referral to the same department in the same direction answers 409
+    `referral_duplicate` with `details.existing_id`."""
+    resident = Resident.objects.filter(public_id=payload.resident).first()
+    if resident is None:
+        raise InvalidInput("resident_not_found", "居民不存在 (no such resident)", field="resident")
+    to_department = _department(payload.to_department, field="to_department")
+    from_department = (
+        _department(payload.from_department, field="from_department")
+        if payload.from_department
+        else None
+    )
+    referral, _ = services.referral_create(
+        actor=request.user,
+        resident=resident,
+        to_department=to_department,
+        from_department=from_department,
+        urgency=payload.urgency,
+        reason_code=payload.reason_code,
+        criteria_codes=payload.criteria_codes,
+        clinical_summary=payload.clinical_summary,
+        resident_consent=payload.resident_consent,
+        submit=payload.submit,
+        idempotency_key=request.headers.get("Idempotency-Key", ""),
+    )
+    return Status(201, _detail(request, referral.public_id))
+
+
+@router.get("", response=list[ReferralOut])
+@paginate(PageNumberPagination)
+def referral_list(request, filters: Query[WorklistFilter]):
+    """Worklists: `box=incoming` (to the caller's institution) or `outgoing` (from it), ordered
+    by the nearest deadline."""
+    qs = selectors.referrals_worklist(
+        request.user,
+        selectors.WorklistFilters(
+            box=filters.box,
+            status=filters.status,
+            direction=filters.direction,
+            urgency=filters.urgency,
+            overdue=filters.overdue,
+            department=filters.department,
+            resident=filters.resident,
+        ),
+    )
+    audit_record(
+        actor=request.user,
+        action="list",
+        object_type="referral",
+        details={
+            "box": filters.box or "",
+            "filters": filters.model_dump(mode="json", exclude_none=True, exclude={"box"}),
+        },
+    )
+    return qs
+
+
+@router.get("/suggestions", response=list[SuggestionOut])
+def referral_suggestions(
+    request,
+    direction: ReferralDirection | None = None,
+    specialty: str | None = None,
+    resident: uuid.UUID | None = None,
+):
+    """Where the caller's institution may refer to: alliance partners first (and, for a signed
+    resident going down, only the family-doctor team's institution)."""
+    if not permissions.can_create_referral(request.user):
+        raise Forbidden(
+            "referral_create_forbidden", "您的角色不能开具转诊 (your role may not refer)"
+        )
+    resident_obj = Resident.objects.filter(public_id=resident).first() if resident else None
+    suggestions = selectors.referral_targets_suggested(
+        request.user, direction=direction, specialty=specialty, resident=resident_obj
+    )
+    return [
+        {
+            "institution": s.department.institution,
+            "tier": s.department.institution.tier,
+            "department": s.department,
+            "specialty": s.department.specialty,
+            "direction": s.direction,
+            "alliance_partner": s.alliance_partner,
+            "alliances": s.alliances,
+            "team_institution": s.team_institution,
+            "referral_slots_per_day": s.department.referral_slots_per_day,
+        }
+        for s in suggestions
+    ]
+
+
+@router.get("/{uuid:referral_id}", response=ReferralDetailOut)
+def referral_detail(request, referral_id: uuid.UUID):
+    return _detail(request, referral_id)
+
+
+@router.post("/{uuid:referral_id}/{action}", response=ReferralDetailOut)
+def referral_action(request, referral_id: uuid.UUID, action: str, payload: ActionIn | None = None):
+    """Move the referral: submit, accept, reject, redirect, schedule, arrive, no_show,
+    reschedule, complete, acknowledge, cancel. Redirect answers this referral, now redirected,
+    with `redirected_to` (the new one belongs to the referrer and the new target)."""
+    referral = selectors.referral_for_user(request.user, referral_id)
+    params = (payload or ActionIn()).dict()
+    result = services.referral_act(
+        referral=referral, actor=request.user, action=action, params=params
+    )
+    return _detail(request, result.public_id)
+
+
+def _department(public_id: uuid.UUID, *, field: str) -> Department:
+    department = (
+        Department.objects.select_related("institution").filter(public_id=public_id).first()
+    )
+    if department is None:
+        raise InvalidInput("department_not_found", "科室不存在 (no such department)", field=field)
+    return department

@@ -1,0 +1,56 @@
+"""Who may see and move a referral (DESIGN §4, §9). Pure predicates over the user and the row.
+
+Scope: staff see the referrals into and out of their own institution; a resident sees their own;
+the bureau and system admins see none (they read aggregates). Which role on which side may take
+which transition is the table in referrals/transitions.py.
+"""
+
+from __future__ import annotations
+
+from healthnet.models import User, UserRole
+from healthnet.permissions import is_institution_staff
+from referrals import transitions
+from referrals.models import Referral
+from referrals.transitions import Side
+
+
+def referral_sides(user: User, referral: Referral) -> set[str]:
+    """The sides the user stands on for this referral: referring, receiving, or none."""
+    if not is_institution_staff(user) or user.institution_id is None:
+        return set()
+    sides = set()
+    if referral.from_institution_id == user.institution_id:
+        sides.add(Side.REFERRING)
+    if referral.to_institution_id == user.institution_id:
+        sides.add(Side.RECEIVING)
+    return sides
+
+
+def can_view_referral(user: User, referral: Referral) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.role == UserRole.RESIDENT:
+        return user.resident_id is not None and user.resident_id == referral.resident_id
+    return bool(referral_sides(user, referral))
+
+
+def can_create_referral(user: User) -> bool:
+    return is_institution_staff(user) and user.role in transitions.CREATING_ROLES
+
+
+def can_take_referral_action(user: User, referral: Referral, action: str) -> bool:
+    """The user's side and role may take `action` (whatever the referral's current state)."""
+    sides = referral_sides(user, referral)
+    return any(
+        transitions.may_take(t, sides=sides, role=user.role)
+        for t in transitions.TRANSITIONS
+        if t.action == action
+    )
+
+
+def referral_allowed_actions(user: User, referral: Referral) -> list[str]:
+    """What this user may do to the referral now (from the one transition table)."""
+    sides = referral_sides(user, referral)
+    if not sides:
+        return []
+    return transitions.actions_for(referral.status, sides=sides, role=user.role)

@@ -1,0 +1,100 @@
+"""A scan at the receiving institution of a scheduled referral marks it arrived (DESIGN §4), and
+the scan summary shows open referrals and today's appointment to the roles that may see them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from healthcodes import keys, services
+from healthnet.models import UserRole
+from referrals.models import ReferralStatus
+from tests.conftest import api_client_for
+from tests.factories import UserFactory
+from tests.referrals.support import build_network, referral_in
+
+SCAN = "/api/v1/healthcodes/scan"
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_key_caches():
+    keys.invalidate_key_caches()
+    yield
+    keys.invalidate_key_caches()
+
+
+@pytest.fixture
+def net(db):
+    return build_network()
+
+
+@pytest.fixture
+def phone(net):
+    """The resident's login; returns a function giving a fresh dynamic code."""
+    user = UserFactory(role=UserRole.RESIDENT, institution=None, resident=net.resident)
+    card = services.healthcard_issue(actor=user, resident=net.resident)
+    return lambda: services.healthcode_issue_dynamic(actor=user, card=card).text
+
+
+def appointment_day_noon(referral) -> dt.datetime:
+    day = referral.appointment.date
+    return timezone.make_aware(dt.datetime.combine(day, dt.time(12, 0)))
+
+
+def test_scan_at_the_receiving_desk_marks_the_scheduled_referral_arrived(net, phone):
+    referral = referral_in(net, ReferralStatus.SCHEDULED)
+    desk = api_client_for(net.user(net.tertiary, UserRole.CLERK))
+    with time_machine.travel(appointment_day_noon(referral), tick=False):
+        response = desk.post(SCAN, {"code": phone(), "purpose": "registration"})
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["referrals_arrived"] == [str(referral.public_id)]
+    referral.refresh_from_db()
+    assert referral.status == ReferralStatus.ARRIVED
+    listed = body["resident"]["referrals"]
+    assert [(r["id"], r["status"]) for r in listed] == [(str(referral.public_id), "arrived")]
+    today = body["resident"]["appointments_today"]
+    assert [r["id"] for r in today] == [str(referral.public_id)]
+    assert today[0]["to_department"] == net.cardiology.name
+
+
+def test_scan_elsewhere_or_for_dispensing_does_not_mark_arrival(net, phone):
+    referral = referral_in(net, ReferralStatus.SCHEDULED)
+    elsewhere = api_client_for(net.user(net.primary, UserRole.CLERK))
+    pharmacy = api_client_for(net.user(net.tertiary, UserRole.PHARMACIST))
+
+    response = elsewhere.post(SCAN, {"code": phone(), "purpose": "registration"})
+    assert response.status_code == 200
+    assert response.json()["referrals_arrived"] == []
+    assert response.json()["resident"]["appointments_today"] == []
+
+    response = pharmacy.post(SCAN, {"code": phone(), "purpose": "dispensing"})
+    assert response.status_code == 200
+    assert response.json()["referrals_arrived"] == []
+    assert response.json()["resident"]["referrals"] == []  # not the pharmacy's to see
+    referral.refresh_from_db()
+    assert referral.status == ReferralStatus.SCHEDULED
+
+
+def test_a_role_that_may_not_check_in_leaves_the_referral_to_the_office(net, phone):
+    referral = referral_in(net, ReferralStatus.SCHEDULED)
+    admin = api_client_for(net.user(net.tertiary, UserRole.INSTITUTION_ADMIN))
+    response = admin.post(SCAN, {"code": phone(), "purpose": "registration"})
+    assert response.status_code == 200  # the scan itself stands
+    assert response.json()["referrals_arrived"] == []
+    assert response.json()["encounter_id"] is not None
+    referral.refresh_from_db()
+    assert referral.status == ReferralStatus.SCHEDULED
+
+
+def test_drafts_and_finished_referrals_are_not_listed(net, phone):
+    referral_in(net, ReferralStatus.DRAFT)
+    desk = api_client_for(net.user(net.tertiary, UserRole.CLERK))
+    body = desk.post(SCAN, {"code": phone(), "purpose": "consultation"}).json()
+    assert body["resident"]["referrals"] == []
+    assert body["resident"]["contract"] is None

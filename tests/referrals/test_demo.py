@@ -1,0 +1,78 @@
+"""Demo referrals: consistent with the transition table, deterministic, added once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count
+
+from referrals import demo
+from referrals.models import DepartmentDaySlots, Referral, ReferralEvent, ReferralStatus
+from referrals.transitions import transition_for
+from tests.factories import ResidentFactory
+
+TODAY = dt.date(2026, 6, 30)
+
+
+def _fingerprint():
+    return list(
+        Referral.objects.order_by("created_at", "resident_id", "to_department_id").values_list(
+            "resident_id", "direction", "to_department_id", "status", "created_at", "overdue"
+        )
+    )
+
+
+def test_demo_year_follows_the_table_and_runs_once(net):
+    for _ in range(400):
+        ResidentFactory(registered_by=net.primary)
+    counts = demo.generate(seed=3, today=TODAY, log=lambda _: None)
+    assert counts["referrals"] == Referral.objects.count() > 10
+    assert counts["referral_events"] == ReferralEvent.objects.count()
+    assert counts["referral_day_slots"] == DepartmentDaySlots.objects.count()
+
+    for referral in Referral.objects.prefetch_related("events"):
+        events = sorted(referral.events.all(), key=lambda e: (e.at, e.pk))
+        assert events[0].action == "create"
+        status = events[0].to_status
+        for event in events[1:]:
+            assert event.from_status == status
+            if event.action != "escalate":
+                transition = transition_for(status, event.action)
+                assert transition is not None, (status, event.action)
+                assert event.to_status == transition.target
+            status = event.to_status
+        assert referral.status == status
+        assert referral.overdue == any(e.action == "escalate" for e in events)
+        assert max(e.at for e in events) <= dt.datetime.combine(
+            TODAY, dt.time(23, 59), tzinfo=dt.UTC
+        ) + dt.timedelta(hours=16)
+
+    for slots in DepartmentDaySlots.objects.annotate(n=Count("referrals")):
+        assert slots.booked == slots.n <= slots.capacity
+
+    directions = dict(Referral.objects.values_list("direction").annotate(n=Count("pk")))
+    assert directions["up"] > directions["down"] > 0
+    assert Referral.objects.filter(status=ReferralStatus.REJECTED).exists()
+    assert Referral.objects.filter(redirected_from__isnull=False).exists()
+    assert Referral.objects.filter(follow_on__isnull=False).exists()
+
+    # a second run adds nothing
+    assert demo.generate(seed=3, today=TODAY, log=lambda _: None) == {
+        "referrals": 0,
+        "referral_events": 0,
+        "referral_day_slots": 0,
+    }
+
+
+def test_demo_is_deterministic(net):
+    for _ in range(200):
+        ResidentFactory(registered_by=net.primary)
+    demo.generate(seed=5, today=TODAY, log=lambda _: None)
+    first = _fingerprint()
+    ReferralEvent.objects.all().delete()
+    Referral.objects.update(follow_on=None, appointment=None)
+    Referral.objects.filter(redirected_from__isnull=False).delete()
+    Referral.objects.all().delete()
+    DepartmentDaySlots.objects.all().delete()
+    demo.generate(seed=5, today=TODAY, log=lambda _: None)
+    assert _fingerprint() == first

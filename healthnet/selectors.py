@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.db.models import Prefetch, Q, QuerySet
 
 from healthnet.errors import NotFound
@@ -95,12 +97,18 @@ def resident_by_national_id(national_id: str) -> Resident:
     return resident
 
 
+# Other apps add what else ties a resident to an institution (a contract with one of its teams,
+# a referral in or out) from their AppConfig.ready(); the network app needs to know none of them.
+RESIDENT_RELATION_CHECKS: list[Callable[[Resident, int], bool]] = []
+
+
 def resident_related_to_institution(resident: Resident, institution_id: int | None) -> bool:
-    """Does this resident concern the institution: registered there or visited it."""
+    """Does this resident concern the institution: registered there, visited it, or anything an
+    app registered in RESIDENT_RELATION_CHECKS. Cheapest checks first."""
     if institution_id is None:
         return False
     if resident.registered_by_id == institution_id:
         return True
-    return Encounter.objects.filter(
-        Q(resident=resident) & Q(institution_id=institution_id)
-    ).exists()
+    if Encounter.objects.filter(Q(resident=resident) & Q(institution_id=institution_id)).exists():
+        return True
+    return any(check(resident, institution_id) for check in RESIDENT_RELATION_CHECKS)

@@ -7,15 +7,15 @@ class ReferralsConfig(AppConfig):
     verbose_name = "双向转诊 (two-way referrals)"
 
     def ready(self) -> None:
-        # The family-doctor team's first follow-up after a downward referral closes its loop
-        # (DESIGN §4). The signing app calls its FOLLOWUP_RECORDED hooks inside the follow-up's
-        # transaction; while that app has no hooks module, nothing is wired.
-        try:
-            from signing import hooks
-        except ImportError:
-            return
+        from healthnet.selectors import RESIDENT_RELATION_CHECKS
+        from referrals.selectors import resident_concerns_institution
         from referrals.services import followup_recorded
+        from signing.hooks import FOLLOWUP_RECORDED
 
-        registry = getattr(hooks, "FOLLOWUP_RECORDED", None)
-        if registry is not None and followup_recorded not in registry:
-            registry.append(followup_recorded)
+        # Staff of an institution may read a resident referred into or out of it (DESIGN §9).
+        if resident_concerns_institution not in RESIDENT_RELATION_CHECKS:
+            RESIDENT_RELATION_CHECKS.append(resident_concerns_institution)
+        # The family-doctor team's first follow-up after a downward referral closes its loop
+        # (DESIGN §4); signing calls these hooks inside the follow-up's transaction.
+        if followup_recorded not in FOLLOWUP_RECORDED:
+            FOLLOWUP_RECORDED.append(followup_recorded)

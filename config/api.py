@@ -45,6 +45,7 @@ CODE_OF_HTTP_STATUS = {
     429: ("rate_limited", "请求过于频繁 (too many requests)"),
 }
 
+
 class Utf8JSONRenderer(JSONRenderer):
     """Chinese text as text, not \\uXXXX escapes: readable in logs, curl and HIS debugging."""
 

@@ -161,24 +161,12 @@ def institution_detail(request, code: str):
 
 
 class AllianceMemberOut(Schema):
-    institution: str
-    institution_name: str
-    tier: Tier
+    institution: str = Field(..., alias="institution.code")
+    institution_name: str = Field(..., alias="institution.name")
+    tier: Tier = Field(..., alias="institution.tier")
     role: str
     start_date: dt.date
     end_date: dt.date | None
-
-    @staticmethod
-    def resolve_institution(obj) -> str:
-        return obj.institution.code
-
-    @staticmethod
-    def resolve_institution_name(obj) -> str:
-        return obj.institution.name
-
-    @staticmethod
-    def resolve_tier(obj) -> str:
-        return obj.institution.tier
 
 
 class AllianceOut(Schema):

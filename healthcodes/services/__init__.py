@@ -1,0 +1,24 @@
+"""Every write of the health-code app: cards and codes (cards.py), the scan (scan.py)."""
+
+from healthcodes.services.cards import (
+    IssuedCode,
+    healthcard_issue,
+    healthcard_revoke,
+    healthcode_current_for_resident,
+    healthcode_issue_dynamic,
+    healthcode_issue_static,
+    healthcode_svg,
+)
+from healthcodes.services.scan import ScanOutcome, healthcode_scan
+
+__all__ = [
+    "IssuedCode",
+    "ScanOutcome",
+    "healthcard_issue",
+    "healthcard_revoke",
+    "healthcode_current_for_resident",
+    "healthcode_issue_dynamic",
+    "healthcode_issue_static",
+    "healthcode_scan",
+    "healthcode_svg",
+]

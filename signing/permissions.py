@@ -1,0 +1,76 @@
+"""Who may do what with teams, contracts and follow-ups (DESIGN §9). Pure predicates.
+
+Scopes:
+- a team member (any role in TeamMember) acts on their team's contracts and records its follow-ups;
+- an institution admin acts on the contracts of their institution's teams (not follow-ups);
+- the bureau (and the system admin) read team aggregates only: no resident data;
+- a resident reads their own contracts;
+- anyone else: refused.
+
+`member_team_ids` is the set of team pks the user belongs to (signing.selectors.member_team_ids).
+"""
+
+from __future__ import annotations
+
+from healthnet.models import INSTITUTION_SCOPED_ROLES, User, UserRole
+from signing.models import Contract, FamilyDoctorTeam, FollowUp
+
+AGGREGATE_READER_ROLES = frozenset({UserRole.BUREAU, UserRole.SYSTEM_ADMIN})
+IMPORT_ROLES = frozenset({UserRole.INSTITUTION_ADMIN, UserRole.SYSTEM_ADMIN})
+
+
+def _is_active(user: User) -> bool:
+    return user.is_authenticated and user.is_active
+
+
+def is_staff_of_institution(user: User) -> bool:
+    return _is_active(user) and user.role in INSTITUTION_SCOPED_ROLES
+
+
+def can_list_teams(user: User) -> bool:
+    """The team directory with load figures (no resident data)."""
+    return _is_active(user) and (
+        user.role in AGGREGATE_READER_ROLES or user.role in INSTITUTION_SCOPED_ROLES
+    )
+
+
+def can_list_contracts(user: User) -> bool:
+    """Staff (the list is scoped to their teams) and residents (their own contracts)."""
+    return is_staff_of_institution(user) or (_is_active(user) and user.role == UserRole.RESIDENT)
+
+
+def can_list_followups(user: User) -> bool:
+    return is_staff_of_institution(user)
+
+
+def can_act_on_team(user: User, team: FamilyDoctorTeam, *, member_team_ids: frozenset[int]) -> bool:
+    """Create, sign, renew, switch, terminate the team's contracts; read its residents."""
+    if not is_staff_of_institution(user):
+        return False
+    if team.pk in member_team_ids:
+        return True
+    return user.role == UserRole.INSTITUTION_ADMIN and team.institution_id == user.institution_id
+
+
+def can_view_contract(user: User, contract: Contract, *, member_team_ids: frozenset[int]) -> bool:
+    if not _is_active(user):
+        return False
+    if user.role == UserRole.RESIDENT:
+        return user.resident_id == contract.resident_id
+    return can_act_on_team(user, contract.team, member_team_ids=member_team_ids)
+
+
+def can_record_followup(user: User, followup: FollowUp, *, member_team_ids: frozenset[int]) -> bool:
+    """Only the members of the contract's team deliver its services."""
+    return is_staff_of_institution(user) and followup.contract.team_id in member_team_ids
+
+
+def can_import_contracts(user: User | None) -> bool:
+    """None = the system (management command)."""
+    return user is None or (_is_active(user) and user.role in IMPORT_ROLES)
+
+
+def can_import_into_team(user: User | None, team: FamilyDoctorTeam) -> bool:
+    if user is None or user.role == UserRole.SYSTEM_ADMIN:
+        return True
+    return user.role == UserRole.INSTITUTION_ADMIN and team.institution_id == user.institution_id

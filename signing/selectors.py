@@ -1,0 +1,320 @@
+"""Reads of family-doctor signing, with their scope and joins decided here once.
+
+履约率 (fulfilment rate) = follow-ups done on time ÷ follow-ups due, where
+- due: not cancelled and due_date ≤ the as-of day;
+- done on time: among those, done within FOLLOWUP_ON_TIME_DAYS after the due date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from healthnet.errors import NotFound
+from healthnet.models import (
+    AGE_DERIVED_POPULATIONS,
+    Resident,
+    ResidentPopulationTag,
+    User,
+    UserRole,
+)
+from healthnet.populations import birth_date_range_for_age_population
+from signing.models import (
+    ACTIVE_STATUSES,
+    Contract,
+    ContractStatus,
+    FamilyDoctorTeam,
+    FollowUp,
+    FollowUpStatus,
+    ServiceItem,
+    ServicePackage,
+    TeamMember,
+)
+
+# --- scope --------------------------------------------------------------------------------------
+
+
+def member_team_ids(user: User | None) -> frozenset[int]:
+    """The teams the user's practitioner belongs to (cached on the user for the request)."""
+    if user is None or not user.is_authenticated or user.practitioner_id is None:
+        return frozenset()
+    cached = getattr(user, "_signing_member_team_ids", None)
+    if cached is None:
+        cached = frozenset(
+            TeamMember.objects.filter(
+                practitioner_id=user.practitioner_id, active=True, team__active=True
+            ).values_list("team_id", flat=True)
+        )
+        user._signing_member_team_ids = cached
+    return cached
+
+
+def _team_scope(user: User) -> Q:
+    """Teams whose residents the user may see: their own, plus their institution's for an admin."""
+    scope = Q(pk__in=list(member_team_ids(user)))
+    if user.role == UserRole.INSTITUTION_ADMIN:
+        scope |= Q(institution_id=user.institution_id)
+    return scope
+
+
+# --- teams --------------------------------------------------------------------------------------
+
+
+def team_active_count(team_id: int) -> int:
+    """Signed residents holding a place in the team (active or renewal_due)."""
+    return Contract.objects.filter(team_id=team_id, status__in=ACTIVE_STATUSES).count()
+
+
+def _with_load(qs: QuerySet[FamilyDoctorTeam]) -> QuerySet[FamilyDoctorTeam]:
+    return qs.annotate(
+        signed=Count("contracts", filter=Q(contracts__status__in=ACTIVE_STATUSES))
+    ).select_related("institution", "lead")
+
+
+def teams_visible_to(
+    user: User, *, institution: str | None = None, district: str | None = None
+) -> QuerySet[FamilyDoctorTeam]:
+    """The bureau sees every team (aggregates only); staff see their institution's teams and
+    the teams they are members of."""
+    qs = FamilyDoctorTeam.objects.all()
+    if user.role not in (UserRole.BUREAU, UserRole.SYSTEM_ADMIN):
+        qs = qs.filter(Q(institution_id=user.institution_id) | _team_scope(user))
+    if institution:
+        qs = qs.filter(institution__code=institution)
+    if district:
+        qs = qs.filter(institution__district=district)
+    return _with_load(qs).order_by("code")
+
+
+def team_detail(user: User, *, code: str) -> FamilyDoctorTeam:
+    team = (
+        teams_visible_to(user)
+        .prefetch_related(
+            Prefetch(
+                "members",
+                queryset=TeamMember.objects.filter(active=True).select_related(
+                    "practitioner", "home_institution"
+                ),
+            )
+        )
+        .filter(code=code)
+        .first()
+    )
+    if team is None:
+        raise NotFound("team_not_found", f"团队不存在: {code} (no such team)")
+    return team
+
+
+def team_by_code(code: str) -> FamilyDoctorTeam:
+    team = FamilyDoctorTeam.objects.select_related("institution").filter(code=code).first()
+    if team is None:
+        raise NotFound("team_not_found", f"团队不存在: {code} (no such team)")
+    return team
+
+
+# --- packages -----------------------------------------------------------------------------------
+
+
+def packages_catalogue() -> QuerySet[ServicePackage]:
+    return (
+        ServicePackage.objects.filter(active=True)
+        .prefetch_related(Prefetch("items", queryset=ServiceItem.objects.order_by("code")))
+        .order_by("kind", "code")
+    )
+
+
+# --- contracts ----------------------------------------------------------------------------------
+
+
+def _contract_joins(qs: QuerySet[Contract]) -> QuerySet[Contract]:
+    return qs.select_related(
+        "resident", "team", "team__institution", "previous_contract"
+    ).prefetch_related(
+        Prefetch("packages", queryset=ServicePackage.objects.order_by("code")),
+        "resident__population_tags",
+    )
+
+
+def contracts_visible_to(
+    user: User,
+    *,
+    team: str | None = None,
+    status: str | None = None,
+    key_population: str | None = None,
+    expiring_within_days: int | None = None,
+    today: dt.date | None = None,
+) -> QuerySet[Contract]:
+    today = today or timezone.localdate()
+    if user.role == UserRole.RESIDENT:
+        qs = Contract.objects.filter(resident_id=user.resident_id)
+    else:
+        visible_teams = FamilyDoctorTeam.objects.filter(_team_scope(user)).values("pk")
+        qs = Contract.objects.filter(team_id__in=visible_teams)
+    if team:
+        qs = qs.filter(team__code=team)
+    if status:
+        qs = qs.filter(status=status)
+    if key_population:
+        qs = qs.filter(_population_filter(key_population, today))
+    if expiring_within_days is not None:
+        qs = qs.filter(
+            status__in=ACTIVE_STATUSES,
+            end_date__lte=today + dt.timedelta(days=expiring_within_days),
+        )
+    return _contract_joins(qs).order_by("end_date", "pk")
+
+
+def _population_filter(population: str, today: dt.date) -> Q:
+    if population in AGE_DERIVED_POPULATIONS:
+        born_from, born_until = birth_date_range_for_age_population(population, today)
+        condition = Q()
+        if born_from is not None:
+            condition &= Q(resident__birth_date__gte=born_from)
+        if born_until is not None:
+            condition &= Q(resident__birth_date__lte=born_until)
+        return condition
+    return Q(
+        Exists(
+            ResidentPopulationTag.objects.filter(
+                resident_id=OuterRef("resident_id"), population=population
+            )
+        )
+    )
+
+
+def contract_by_public_id(public_id) -> Contract:
+    contract = _contract_joins(Contract.objects.filter(public_id=public_id)).first()
+    if contract is None:
+        raise NotFound("contract_not_found", "签约不存在 (no such contract)")
+    return contract
+
+
+def contract_detail(public_id) -> Contract:
+    contract = (
+        _contract_joins(Contract.objects.filter(public_id=public_id))
+        .prefetch_related(
+            Prefetch(
+                "follow_ups",
+                queryset=FollowUp.objects.select_related(
+                    "item", "item__package", "done_by"
+                ).order_by("due_date", "pk"),
+            )
+        )
+        .first()
+    )
+    if contract is None:
+        raise NotFound("contract_not_found", "签约不存在 (no such contract)")
+    return contract
+
+
+def active_contract_for(resident: Resident) -> Contract | None:
+    """The resident's current contract (active or renewal_due) with its team and institution:
+    where a downward referral of a signed resident goes (DESIGN §4)."""
+    return (
+        Contract.objects.filter(resident=resident, status__in=ACTIVE_STATUSES)
+        .select_related("team", "team__institution", "team__lead")
+        .first()
+    )
+
+
+def resident_concerns_institution(resident: Resident, institution_id: int | None) -> bool:
+    """Does the resident have a current or pending contract with a team of this institution."""
+    if institution_id is None:
+        return False
+    return Contract.objects.filter(
+        resident=resident,
+        team__institution_id=institution_id,
+        status__in=[*ACTIVE_STATUSES, ContractStatus.PENDING_SIGNATURE],
+    ).exists()
+
+
+# --- follow-ups ---------------------------------------------------------------------------------
+
+FOLLOWUP_FILTERS = ("due", "overdue", "pending", "done")
+
+
+def followups_visible_to(
+    user: User,
+    *,
+    state: str | None = "due",
+    team: str | None = None,
+    within_days: int = 30,
+    today: dt.date | None = None,
+) -> QuerySet[FollowUp]:
+    """due: pending and due within `within_days` (overdue included); overdue: pending, past due;
+    pending / done: by status. Only contracts in an active status, only the user's teams."""
+    today = today or timezone.localdate()
+    visible_teams = FamilyDoctorTeam.objects.filter(_team_scope(user)).values("pk")
+    qs = FollowUp.objects.filter(contract__team_id__in=visible_teams)
+    if state in ("due", "overdue", "pending"):
+        qs = qs.filter(status=FollowUpStatus.PENDING, contract__status__in=ACTIVE_STATUSES)
+    if state == "due":
+        qs = qs.filter(due_date__lte=today + dt.timedelta(days=within_days))
+    elif state == "overdue":
+        qs = qs.filter(due_date__lt=today)
+    elif state == "done":
+        qs = qs.filter(status=FollowUpStatus.DONE)
+    if team:
+        qs = qs.filter(contract__team__code=team)
+    return qs.select_related(
+        "item", "item__package", "contract", "contract__resident", "contract__team", "done_by"
+    ).order_by("due_date", "pk")
+
+
+def followup_by_public_id(public_id) -> FollowUp:
+    followup = (
+        FollowUp.objects.select_related("item", "contract", "contract__team", "contract__resident")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if followup is None:
+        raise NotFound("follow_up_not_found", "随访任务不存在 (no such follow-up)")
+    return followup
+
+
+def overdue_counts_by_team(*, today: dt.date) -> list[tuple[FamilyDoctorTeam, int]]:
+    rows = (
+        FollowUp.objects.filter(
+            status=FollowUpStatus.PENDING,
+            due_date__lt=today,
+            contract__status__in=ACTIVE_STATUSES,
+        )
+        .values("contract__team_id")
+        .annotate(n=Count("pk"))
+    )
+    counts = {row["contract__team_id"]: row["n"] for row in rows}
+    teams = FamilyDoctorTeam.objects.filter(pk__in=counts).order_by("code")
+    return [(team, counts[team.pk]) for team in teams]
+
+
+# --- 履约率 -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FulfilmentRate:
+    done_on_time: int
+    due: int
+
+    @property
+    def rate(self) -> float | None:
+        return None if self.due == 0 else round(self.done_on_time / self.due, 4)
+
+
+def _fulfilment(qs: QuerySet[FollowUp], as_of: dt.date) -> FulfilmentRate:
+    figures = (
+        qs.filter(due_date__lte=as_of)
+        .exclude(status=FollowUpStatus.CANCELLED)
+        .aggregate(due=Count("pk"), done_on_time=Count("pk", filter=Q(done_on_time=True)))
+    )
+    return FulfilmentRate(done_on_time=figures["done_on_time"], due=figures["due"])
+
+
+def contract_fulfilment(contract: Contract, *, as_of: dt.date | None = None) -> FulfilmentRate:
+    return _fulfilment(FollowUp.objects.filter(contract=contract), as_of or timezone.localdate())
+
+
+def team_fulfilment(team: FamilyDoctorTeam, *, as_of: dt.date | None = None) -> FulfilmentRate:
+    return _fulfilment(FollowUp.objects.filter(contract__team=team), as_of or timezone.localdate())

@@ -35,6 +35,7 @@ from healthnet.models import (
     ResidentPopulationTag,
     StaffRole,
     Tier,
+    User,
 )
 from healthnet.populations import age_on, age_populations, birth_date_range_for_age_population
 from signing.bulk import insert_objects
@@ -61,6 +62,7 @@ from signing.services import (
     contract_status_on,
     followup_plan,
     packages_with_items,
+    team_member_add,
     term_end,
     terms_document,
     terms_hash,
@@ -501,3 +503,28 @@ def _year_before(day: dt.date) -> dt.date:
         return day.replace(year=day.year - 1)
     except ValueError:
         return day.replace(year=day.year - 1, day=28)
+
+
+# The demo logins of a primary institution (healthnet.demo_accounts) join its first team, so a
+# demo GP sees their own team's residents, contracts and follow-ups.
+DEMO_LOGIN_TEAM_ROLES = {
+    "clinic-doctor": TeamMemberRole.GP,
+    "clinic-nurse": TeamMemberRole.NURSE,
+    "clinic-public-health": TeamMemberRole.PUBLIC_HEALTH,
+}
+
+
+def demo_logins_join_teams() -> list[str]:
+    """Idempotent. Returns a line per login that is now a team member."""
+    joined = []
+    for username, role in DEMO_LOGIN_TEAM_ROLES.items():
+        user = User.objects.filter(username=username).select_related("practitioner").first()
+        if user is None or user.practitioner is None or user.institution_id is None:
+            continue
+        team = FamilyDoctorTeam.objects.filter(institution_id=user.institution_id).order_by("code")
+        team = team.first()
+        if team is None:
+            continue
+        team_member_add(actor=None, team=team, practitioner=user.practitioner, role=role)
+        joined.append(f"{username} → {team.name}")
+    return joined

@@ -24,3 +24,9 @@ class Command(BaseCommand):
         for account, user, where in demo_accounts_seed():
             state = "ok" if user else "skipped"
             self.stdout.write(f"{state:8} {account.username:<22} {account.role:<22} {where}")
+        # The demo orchestrates every app, as generate_demo does: the primary-care logins join
+        # their institution's first family-doctor team.
+        from signing.demo import demo_logins_join_teams
+
+        for line in demo_logins_join_teams():
+            self.stdout.write(f"team     {line}")

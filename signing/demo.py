@@ -58,11 +58,11 @@ from signing.models import (
     TeamMember,
     TeamMemberRole,
 )
-from signing.services import (
+from signing.services import team_member_add
+from signing.terms import (
     contract_status_on,
     followup_plan,
     packages_with_items,
-    team_member_add,
     term_end,
     terms_document,
     terms_hash,

@@ -59,7 +59,7 @@ from signing.models import (
     Signatory,
     SignatureMethod,
 )
-from signing.services import (
+from signing.terms import (
     contract_status_on,
     followup_plan,
     package_terms,

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from healthnet.errors import Conflict, Forbidden, InvalidInput
 from healthnet.models import AuditEvent, OutboxMessage, Tier
-from signing import hooks, selectors, services
+from signing import hooks, selectors, services, terms
 from signing.models import Contract, ContractStatus, FollowUp, FollowUpStatus
 from tests.factories import InstitutionFactory, ResidentFactory
 from tests.signing.helpers import GUARDIAN_ID, make_team, sign, signed_contract
@@ -35,7 +35,7 @@ def test_create_offers_pending_contract_with_basic_package(adult, team, gp):
 
     assert contract.status == ContractStatus.PENDING_SIGNATURE
     assert [p.code for p in contract.packages.all()] == ["basic"]
-    assert contract.end_date == services.term_end(contract.start_date)
+    assert contract.end_date == terms.term_end(contract.start_date)
     assert audit_actions(contract) == ["contract_create"]
 
 
@@ -100,8 +100,8 @@ def test_sign_activates_with_consent_terms_hash_and_follow_ups(hypertensive, tea
     assert contract.status == ContractStatus.ACTIVE
     assert (contract.signed_by, contract.signature_method) == ("resident", "in_person")
     assert contract.signed_at is not None
-    expected = services.terms_hash(
-        services.terms_document(
+    expected = terms.terms_hash(
+        terms.terms_document(
             contract_id=str(contract.public_id),
             resident_id=str(hypertensive.public_id),
             team_code=team.code,

@@ -1,0 +1,41 @@
+"""Every write of family-doctor signing (DESIGN §5).
+
+Each service validates, locks (contract → resident → team, always in that order), saves, writes
+its audit event and queues notifications through the outbox, all in one transaction. A refusal
+raises a healthnet.errors DomainError, writes nothing else, and leaves one `<action>_refused`
+audit event (written after the rollback, so attempts are on record too).
+
+teams.py, contracts.py, followups.py and periodic.py hold the services; common.py what they share.
+"""
+
+from signing.services.common import Consent, SignResult
+from signing.services.contracts import (
+    contract_create,
+    contract_renew,
+    contract_sign,
+    contract_switch,
+    contract_terminate,
+)
+from signing.services.followups import followup_record
+from signing.services.periodic import (
+    contracts_expire,
+    contracts_mark_renewal_due,
+    followup_reminders_send,
+)
+from signing.services.teams import team_create, team_member_add
+
+__all__ = [
+    "Consent",
+    "SignResult",
+    "contract_create",
+    "contract_renew",
+    "contract_sign",
+    "contract_switch",
+    "contract_terminate",
+    "contracts_expire",
+    "contracts_mark_renewal_due",
+    "followup_record",
+    "followup_reminders_send",
+    "team_create",
+    "team_member_add",
+]

@@ -4,6 +4,7 @@ The published key set is a plain Django view (healthcodes.views), not part of th
 no authentication and is cached by proxies.
 """
 
+import base64
 import datetime as dt
 import uuid
 
@@ -13,6 +14,7 @@ from ninja.pagination import paginate
 from config.pagination import PageNumberPagination
 from healthcodes import permissions, selectors, services
 from healthcodes.models import HealthCard, ScanPurpose, ScanResult
+from healthcodes.rendering import render_png
 from healthnet.errors import Forbidden
 from healthnet.selectors import resident_by_public_id
 
@@ -189,6 +191,7 @@ class StaticCodeOut(Schema):
     issued_at: dt.datetime
     expires_at: dt.datetime
     svg: str
+    png_data_uri: str = Field(..., description="the same QR as PNG, for card printers")
 
 
 def card_out(card: HealthCard) -> dict:
@@ -228,4 +231,6 @@ def healthcode_static(request, resident_id: uuid.UUID):
         "issued_at": issued.issued_at,
         "expires_at": issued.expires_at,
         "svg": services.healthcode_svg(issued),
+        "png_data_uri": "data:image/png;base64,"
+        + base64.b64encode(render_png(issued.text, print_quality=True)).decode(),
     }

@@ -3,11 +3,15 @@ print a static code)."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import io
 
 import pytest
 import time_machine
+import zxingcpp
 from django.core.cache import cache
+from PIL import Image
 
 from healthcodes import codec, keys, services
 from healthcodes.models import HealthCard, ScanEvent
@@ -224,6 +228,9 @@ def test_static_code_is_printed_at_the_desk_with_ecc_q(clerk_api, resident):
     assert body["expires_at"] == "2027-06-01T02:00:00Z"  # 365 days
     assert qr_version(body["code"], print_quality=True) <= 10
     assert body["svg"].lstrip().startswith("<svg")
+    png = base64.b64decode(body["png_data_uri"].removeprefix("data:image/png;base64,"))
+    [decoded] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert decoded.text == body["code"]
     assert AuditEvent.objects.filter(action="healthcode_issue_static").count() == 1
     assert ScanEvent.objects.count() == 0
 

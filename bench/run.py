@@ -40,11 +40,32 @@ def machine() -> str:
 
 
 def rows_of(result: dict) -> list[tuple]:
-    """A module that returns plain {figure: value} pairs is shown as such."""
-    if "rows" in result:
-        return [tuple(row) + ("",) * (4 - len(row)) for row in result["rows"]]
-    skip = {"title", "notes"}
-    return [(key, value, "", "") for key, value in result.items() if key not in skip]
+    """(figure, value, unit, note) rows. A module may return them ready under "rows" as a list;
+    otherwise its nested figures are flattened into dotted names."""
+    ready = result.get("rows")
+    if isinstance(ready, list) and all(isinstance(row, (list, tuple)) for row in ready):
+        return [tuple(row) + ("",) * (4 - len(row)) for row in ready]
+    return [(name, value, "", "") for name, value in _flatten(result, skip={"title", "notes"})]
+
+
+def _flatten(value, prefix: str = "", skip=frozenset()) -> list[tuple[str, object]]:
+    if isinstance(value, dict):
+        pairs = []
+        for key, inner in value.items():
+            if key in skip:
+                continue
+            pairs += _flatten(inner, f"{prefix}.{key}" if prefix else str(key))
+        return pairs
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        pairs = []
+        for index, item in enumerate(value):
+            label = item.get("name", index)
+            rest = {k: v for k, v in item.items() if k != "name"}
+            pairs += _flatten(rest, f"{prefix}[{label}]")
+        return pairs
+    if isinstance(value, list):
+        return [(prefix, ", ".join(str(item) for item in value))]
+    return [(prefix, value)]
 
 
 def format_value(value) -> str:

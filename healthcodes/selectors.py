@@ -1,14 +1,7 @@
 """Reads of the health-code app, with their joins decided here once.
 
-The scan summary borrows from the signing and referrals apps through guarded lazy imports, so
-the scan works before (and without) them:
-
-- `signing.selectors.active_contract_for(resident) -> Contract | None`
-  (read: public_id, status, start_date, end_date, team.name, team.institution.name)
-- `referrals.selectors.referrals_open_for_resident(resident) -> iterable of Referral`
-  (read: public_id, direction, status, urgency, from_institution.name, to_institution(_id),
-  to_department.name, appointment.date); until it exists, the open non-draft rows of
-  `referrals.models.Referral` (OPEN_STATUSES).
+The scan summary reads the resident's contract (signing.selectors.active_contract_for) and open
+referrals (referrals.selectors.referrals_open_for_resident) through those apps' selectors.
 """
 
 from __future__ import annotations
@@ -23,6 +16,8 @@ from healthcodes.models import HealthCard, ScanEvent
 from healthnet.models import Resident, User
 from healthnet.national_id import decrypt_national_id, mask_national_id
 from healthnet.populations import age_on, resident_key_populations
+from referrals.selectors import referrals_open_for_resident
+from signing.selectors import active_contract_for
 
 
 def healthcard_current(*, resident: Resident) -> HealthCard | None:
@@ -82,73 +77,34 @@ def scan_summary(*, user: User, resident: Resident, on: dt.date) -> dict[str, An
     return summary
 
 
-def _name_of(obj: Any, *path: str) -> str | None:
-    for attribute in path:
-        obj = getattr(obj, attribute, None)
-        if obj is None:
-            return None
-    return str(obj)
-
-
 def _contract_summary(resident: Resident) -> dict[str, Any] | None:
-    try:
-        from signing import selectors as signing_selectors
-    except ImportError:
-        return None
-    active_contract_for = getattr(signing_selectors, "active_contract_for", None)
-    if active_contract_for is None:
-        return None
     contract = active_contract_for(resident)
     if contract is None:
         return None
     return {
-        "id": getattr(contract, "public_id", None),
-        "status": _name_of(contract, "status"),
-        "start_date": getattr(contract, "start_date", None),
-        "end_date": getattr(contract, "end_date", None),
-        "team": _name_of(contract, "team", "name"),
-        "team_institution": _name_of(contract, "team", "institution", "name"),
+        "id": contract.public_id,
+        "status": contract.status,
+        "start_date": contract.start_date,
+        "end_date": contract.end_date,
+        "team": contract.team.name,
+        "team_institution": contract.team.institution.name,
     }
 
 
-def _open_referrals(resident: Resident) -> list[tuple[dict[str, Any], int | None]]:
-    try:
-        from referrals import selectors as referral_selectors
-    except ImportError:
-        return []
-    referrals_open_for_resident = getattr(referral_selectors, "referrals_open_for_resident", None)
-    if referrals_open_for_resident is not None:
-        referrals = referrals_open_for_resident(resident)
-    else:
-        referrals = _open_referrals_from_model(resident)
+def _open_referrals(resident: Resident) -> list[tuple[dict[str, Any], int]]:
     return [
         (
             {
-                "id": getattr(referral, "public_id", None),
-                "direction": _name_of(referral, "direction"),
-                "status": _name_of(referral, "status"),
-                "urgency": _name_of(referral, "urgency"),
-                "from_institution": _name_of(referral, "from_institution", "name"),
-                "to_institution": _name_of(referral, "to_institution", "name"),
-                "to_department": _name_of(referral, "to_department", "name"),
-                "appointment_date": getattr(getattr(referral, "appointment", None), "date", None),
+                "id": referral.public_id,
+                "direction": referral.direction,
+                "status": referral.status,
+                "urgency": referral.urgency,
+                "from_institution": referral.from_institution.name,
+                "to_institution": referral.to_institution.name,
+                "to_department": referral.to_department.name,
+                "appointment_date": referral.appointment_date,
             },
-            getattr(referral, "to_institution_id", None),
+            referral.to_institution_id,
         )
-        for referral in referrals
+        for referral in referrals_open_for_resident(resident)
     ]
-
-
-def _open_referrals_from_model(resident: Resident) -> Any:
-    """Until the referrals app offers its selector: its open referrals, drafts left out (the
-    resident has not been referred yet)."""
-    try:
-        from referrals.models import OPEN_STATUSES, Referral
-    except ImportError:
-        return []
-    return (
-        Referral.objects.filter(resident=resident, status__in=OPEN_STATUSES)
-        .exclude(status="draft")
-        .select_related("from_institution", "to_institution", "to_department", "appointment")
-        .order_by("created_at")
-    )

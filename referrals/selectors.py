@@ -20,7 +20,13 @@ from healthnet.models import (
     is_higher_tier,
 )
 from healthnet.permissions import is_institution_staff
-from referrals.models import Referral, ReferralDirection, ReferralEvent
+from referrals.models import (
+    OPEN_STATUSES,
+    Referral,
+    ReferralDirection,
+    ReferralEvent,
+    ReferralStatus,
+)
 
 # Joined in the page query: the resident and the two departments. The institutions and the
 # referring user come by prefetch (one small IN query each): joining all six tables made
@@ -115,6 +121,17 @@ def referral_for_user(user: User, public_id: uuid.UUID) -> Referral:
     if referral is None:
         raise NotFound("referral_not_found", "转诊单不存在 (no such referral)")
     return referral
+
+
+def referrals_open_for_resident(resident: Resident) -> QuerySet[Referral]:
+    """The resident's referrals in progress (submitted up to arrived; drafts are not referrals
+    yet), oldest first, with what a summary shows joined in."""
+    return (
+        Referral.objects.filter(resident=resident, status__in=OPEN_STATUSES)
+        .exclude(status=ReferralStatus.DRAFT)
+        .select_related("from_institution", "to_institution", "to_department")
+        .order_by("created_at")
+    )
 
 
 def resident_concerns_institution(resident: Resident, institution_id: int | None) -> bool:

@@ -32,6 +32,8 @@ from healthcodes.verifier import Reason, VerifyPolicy, verify
 from healthnet.errors import Conflict, DomainError, Forbidden, InvalidInput, RateLimited
 from healthnet.models import Encounter, EncounterKind, Resident, User
 from healthnet.services import audit_record
+from referrals.models import Referral, ReferralStatus
+from referrals.services import referral_arrive
 
 logger = logging.getLogger("healthcodes.scan")
 
@@ -70,7 +72,7 @@ class ScanOutcome:
     expires_at: dt.datetime
     summary: dict[str, Any] = field(default_factory=dict)
     encounter: Encounter | None = None
-    referrals_arrived: list[Any] = field(default_factory=list)
+    referrals_arrived: list[Referral] = field(default_factory=list)
 
 
 @dataclass
@@ -264,29 +266,15 @@ def _scan_accept(context: _ScanContext) -> ScanOutcome:
     )
 
 
-def _mark_referrals_arrived(actor: User, resident: Resident, purpose: str) -> list[Any]:
+def _mark_referrals_arrived(actor: User, resident: Resident, purpose: str) -> list[Referral]:
     """A registration or consultation scan at the receiving institution of a scheduled referral
-    marks it arrived (DESIGN §4). Uses `referrals.services.referrals_mark_arrived_by_scan(*,
-    actor, resident, institution)` when the referrals app offers it, else its
-    `referral_arrive(*, referral, actor)` on each scheduled referral to this institution. A
-    referral the scanner's role may not check in is left for the referral office (each attempt
-    in its own savepoint, so a refusal does not undo the scan)."""
+    marks it arrived (DESIGN §4). A referral the scanner's role may not check in is left for the
+    referral office (each attempt in its own savepoint, so a refusal does not undo the scan)."""
     if purpose not in (ScanPurpose.REGISTRATION, ScanPurpose.CONSULTATION):
-        return []
-    try:
-        from referrals import services as referral_services
-        from referrals.models import Referral
-    except ImportError:
-        return []
-    mark_arrived = getattr(referral_services, "referrals_mark_arrived_by_scan", None)
-    if mark_arrived is not None:
-        return list(mark_arrived(actor=actor, resident=resident, institution=actor.institution))
-    referral_arrive = getattr(referral_services, "referral_arrive", None)
-    if referral_arrive is None:
         return []
     arrived = []
     scheduled = Referral.objects.filter(
-        resident=resident, to_institution_id=actor.institution_id, status="scheduled"
+        resident=resident, to_institution_id=actor.institution_id, status=ReferralStatus.SCHEDULED
     )
     for referral in scheduled:
         try:

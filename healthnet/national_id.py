@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from django.utils import timezone
 from stdnum import exceptions as stdnum_errors
@@ -78,6 +79,12 @@ def decrypt_national_id(stored: str) -> str:
 def mask_national_id(number: str) -> str:
     """1503**********123X: region prefix and the last four, as DESIGN §3 shows."""
     return number[:4] + "*" * (len(number) - 8) + number[-4:]
+
+
+def resident_national_id_masked(resident: Any) -> str:
+    """The resident's ID number as every screen and API answer shows it: decrypted, masked. The
+    one place that does both (anything with a `national_id_encrypted` attribute)."""
+    return mask_national_id(decrypt_national_id(resident.national_id_encrypted))
 
 
 def make_national_id(*, region_code: str, birth_date: dt.date, sequence: int, sex: str) -> str:

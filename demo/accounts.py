@@ -1,4 +1,5 @@
-"""Demo logins, one per role (README lists them). Password from settings.DEMO_PASSWORD."""
+"""Demo logins, one per role (README lists them). Password from settings.DEMO_PASSWORD. The
+primary-care logins join their institution's first family-doctor team."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from healthnet.models import (
     UserRole,
 )
 from healthnet.services import audit_record
+from signing.models import FamilyDoctorTeam, TeamMemberRole
+from signing.services import team_member_add
 
 
 @dataclass(frozen=True)
@@ -92,3 +95,28 @@ def _seed_one(account: DemoAccount) -> tuple[User | None, str]:
         )
     where = institution.name if institution else (resident.name if resident else "—")
     return user, where
+
+
+# The demo logins of a primary institution (DEMO_ACCOUNTS) join its first team, so a
+# demo GP sees their own team's residents, contracts and follow-ups.
+DEMO_LOGIN_TEAM_ROLES = {
+    "clinic-doctor": TeamMemberRole.GP,
+    "clinic-nurse": TeamMemberRole.NURSE,
+    "clinic-public-health": TeamMemberRole.PUBLIC_HEALTH,
+}
+
+
+def demo_logins_join_teams() -> list[str]:
+    """Idempotent. Returns a line per login that is now a team member."""
+    joined = []
+    for username, role in DEMO_LOGIN_TEAM_ROLES.items():
+        user = User.objects.filter(username=username).select_related("practitioner").first()
+        if user is None or user.practitioner is None or user.institution_id is None:
+            continue
+        team = FamilyDoctorTeam.objects.filter(institution_id=user.institution_id).order_by("code")
+        team = team.first()
+        if team is None:
+            continue
+        team_member_add(actor=None, team=team, practitioner=user.practitioner, role=role)
+        joined.append(f"{username} → {team.name}")
+    return joined

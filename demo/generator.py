@@ -24,6 +24,7 @@ from demo.people import generate_residents, write_tags
 from demo.referrals import generate_referrals
 from demo.staff import generate_staff
 from demo.visits import generate_encounters
+from healthnet.bulk import constraints_immediate
 from healthnet.models import Resident
 
 __all__ = [
@@ -149,7 +150,7 @@ def generate_demo(
                 # Appending draws from other streams, so the new rows' public ids are new too.
                 stream = f"{seed}/after-{len(existing_hashes)}"
 
-        with _immediate_constraints(), _stage(summary, "residents") as rows:
+        with constraints_immediate(), _stage(summary, "residents") as rows:
             with _bar(progress, "residents", residents, "resident") as bar:
                 cohort = generate_residents(
                     count=residents,
@@ -172,7 +173,7 @@ def generate_demo(
         log(_stage_line(summary.stages[-1]))
 
         with (
-            _immediate_constraints(),
+            constraints_immediate(),
             _stage(summary, "encounters") as rows,
             _bar(progress, "encounters", residents, "resident") as bar,
         ):
@@ -226,17 +227,3 @@ def _bar(progress: ProgressFactory, name: str, total: int, unit: str):
         yield bar
     finally:
         bar.close()
-
-
-@contextmanager
-def _immediate_constraints():
-    """On PostgreSQL, check foreign keys row by row while copying instead of queueing millions
-    of deferred checks until commit (Django's constraints are DEFERRABLE INITIALLY DEFERRED)."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")

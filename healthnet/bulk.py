@@ -129,23 +129,25 @@ class _Columns:
 
 
 def _copy(columns: _Columns, rows: Iterable[Sequence[Any]]) -> None:
-    """One COPY statement of `rows` (values in `columns` order) into the model's table."""
+    """One COPY statement of `rows` (values in `copy_columns` order) into the model's table."""
     from psycopg import sql
 
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(columns.model._meta.db_table),
-        sql.SQL(", ").join(sql.Identifier(field.column) for field in columns.fields),
+        sql.SQL(", ").join(sql.Identifier(column) for column in copy_columns(columns.model)),
     )
     adapt = connection.ops.adapt_json_value
     connection.ensure_connection()
     with connection.connection.cursor() as cursor, cursor.copy(statement) as copy:
         for row in rows:
             if columns.json:
-                row = list(row)
+                adapted = list(row)
                 for index, field in columns.json:
-                    if row[index] is not None:
-                        row[index] = adapt(row[index], field.encoder)
-            copy.write_row(row)
+                    if adapted[index] is not None:
+                        adapted[index] = adapt(adapted[index], field.encoder)
+                copy.write_row(adapted)
+            else:
+                copy.write_row(row)
 
 
 def _bulk_create(columns: _Columns, rows: Iterable[Sequence[Any]], batch_size: int) -> None:
@@ -165,6 +167,8 @@ def rows_writer(
 
     `build_indexes_after`: on PostgreSQL, when the table is empty, load it without its
     secondary indexes and constraints and rebuild them at the end (city-scale generation).
+    Dropping a foreign key needs no deferred checks pending on the tables it joins: write
+    under `constraints_immediate()`.
     `chunk`: rows per COPY statement or bulk_create batch (tests make it small)."""
     columns = _Columns(model)
     size = chunk or (COPY_CHUNK_ROWS if uses_copy() else BULK_BATCH_SIZE)
@@ -182,9 +186,8 @@ def rows_writer(
         pending.clear()
 
     def write(**values: Any) -> int:
-        if columns.pk_attname in values:
-            pk = values[columns.pk_attname]
-        else:
+        pk = values.get(columns.pk_attname)
+        if pk is None:
             if not free_ids:
                 # Reserving reads the table (SQLite) or runs a query (no COPY may be open).
                 flush()
@@ -222,6 +225,22 @@ def objects_insert(
     for obj in objects:
         obj._state.adding = False
         obj._state.db = connection.alias
+
+
+@contextmanager
+def constraints_immediate() -> Iterator[None]:
+    """On PostgreSQL, check foreign keys row by row while copying instead of queueing millions
+    of deferred checks until commit (Django's constraints are DEFERRABLE INITIALLY DEFERRED);
+    checks already queued run on entry. Deferred again on a normal exit (an error aborts the
+    transaction, and the setting with it)."""
+    if not uses_copy():
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 @contextmanager

@@ -385,14 +385,8 @@ def test_bad_arguments_are_refused(network):
 def test_the_signing_and_referral_stages_run_after_the_base_city(network):
     summary = generate_demo(residents=300, seed=5, today=TODAY)
 
-    assert [stage.name for stage in summary.stages] == [
-        "residents",
-        "practitioners",
-        "encounters",
-        "signing",
-        "referrals",
-        "commit",
-    ]
+    names = [stage.name for stage in summary.stages if stage.name != "analyze"]  # PostgreSQL
+    assert names == ["residents", "practitioners", "encounters", "signing", "referrals", "commit"]
     assert summary.rows["family_doctor_teams"] == FamilyDoctorTeam.objects.count() == 92
     assert summary.rows["contracts"] == Contract.objects.count() > 0
     assert summary.rows["referrals"] == Referral.objects.count() > 0

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 from healthnet.models import (
+    INSTITUTION_SCOPED_ROLES,
     Institution,
     Practitioner,
     PractitionerRole,
@@ -47,8 +48,6 @@ DEMO_ACCOUNTS = [
     DemoAccount("resident", UserRole.RESIDENT, None, "居民 resident (their own code)"),
 ]
 
-PRACTITIONER_ROLES = {r.value for r in UserRole} - {"bureau", "resident", "system_admin"}
-
 
 def demo_accounts_seed() -> list[tuple[DemoAccount, User | None, str]]:
     """Create or refresh every demo login. Idempotent. Returns (account, user or None, where)."""
@@ -81,7 +80,7 @@ def _seed_one(account: DemoAccount) -> tuple[User | None, str]:
     user.is_staff = user.is_superuser = account.role == UserRole.SYSTEM_ADMIN
     user.first_name = account.label[:150]
     user.set_password(settings.DEMO_PASSWORD)
-    if account.role in PRACTITIONER_ROLES and user.practitioner_id is None:
+    if account.role in INSTITUTION_SCOPED_ROLES and user.practitioner_id is None:
         user.practitioner = Practitioner.objects.create(
             name=f"演示{account.label[:20]}", sex="female"
         )

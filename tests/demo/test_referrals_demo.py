@@ -76,3 +76,34 @@ def test_demo_is_deterministic(net):
     DepartmentDaySlots.objects.all().delete()
     generate_referrals(seed=5, today=TODAY, log=lambda _: None)
     assert _fingerprint() == first
+
+
+def test_demo_deadlines_are_the_services_deadlines(net):
+    """Deadlines as settings.REFERRAL_DEADLINES states them (written out here by hand): the
+    decision by urgency, three days to acknowledge a completed referral before auto-close."""
+    for _ in range(400):
+        ResidentFactory(registered_by=net.primary)
+    generate_referrals(seed=3, today=TODAY, log=lambda _: None)
+
+    decision = {
+        "emergency": dt.timedelta(minutes=30),
+        "urgent": dt.timedelta(hours=4),
+        "routine": dt.timedelta(hours=48),
+    }
+    referrals = list(Referral.objects.all())
+    for referral in referrals:
+        assert referral.submitted_at is not None
+        assert referral.decision_due_at == referral.submitted_at + decision[referral.urgency]
+        if referral.status == ReferralStatus.SUBMITTED:
+            assert referral.due_at == referral.decision_due_at
+    closed_after_completion = [
+        r for r in referrals if r.status == ReferralStatus.CLOSED and r.completed_at is not None
+    ]
+    auto_closed = set(
+        ReferralEvent.objects.filter(action="auto_close").values_list("referral_id", flat=True)
+    )
+    assert {r.pk for r in closed_after_completion} - auto_closed  # some acknowledged
+    assert {r.pk for r in closed_after_completion} & auto_closed  # some closed by the job
+    for referral in closed_after_completion:
+        late = referral.closed_at > referral.completed_at + dt.timedelta(days=3)
+        assert late == (referral.pk in auto_closed)

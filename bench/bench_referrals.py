@@ -3,7 +3,7 @@
     python bench/bench_referrals.py [--referrals 100000] [--database healthnet_referrals]
 
 Drops and recreates the database, migrates, loads the Wuhai network, generates demo residents
-and visits (generate_demo) and then about `--referrals` referrals through referrals.demo with a
+and visits (generate_demo) and then about `--referrals` referrals through demo/referrals.py with a
 raised rate, and times the worklist API (/api/v1/referrals) end to end through Django's test
 client with a bearer token: authentication, the audit row, the count and the page. Prints p50 /
 p95 milliseconds and the SQL query count per request. `run()` returns the figures for the
@@ -84,8 +84,8 @@ def _seed(target: int) -> dict:
 
     from django.db import connection
 
+    from demo.referrals import generate_referrals
     from healthnet.models import Resident
-    from referrals import demo
 
     with connection.cursor() as cursor:  # generate_demo's own year of referrals: replaced
         cursor.execute(
@@ -95,7 +95,7 @@ def _seed(target: int) -> dict:
     residents = Resident.objects.count()
     # the demo adds up referrals at `rate` per resident plus about 25% more (down, redirects)
     rate = target / residents / 1.25
-    counts = demo.generate(
+    counts = generate_referrals(
         seed=SEED, today=dt.date.fromisoformat(TODAY), log=print, up_per_resident_year=rate
     )
     with connection.cursor() as cursor:

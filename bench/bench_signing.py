@@ -3,7 +3,7 @@
     python bench/bench_signing.py [--rows 228800] [--database healthnet_signing] [--xlsx]
 
 Drops and recreates the database, migrates, loads the Wuhai network, creates 92 teams
-(signing.demo) and one resident per row (encrypted national ID + keyed hash, as the service
+(demo/teams.py) and one resident per row (encrypted national ID + keyed hash, as the service
 does), writes a CSV of existing contracts (2,487 per team, a sixth with a personalised package)
 and times `signing.importer.contracts_import` on it: the first run (all rows land, follow-ups
 generated) and a second run of the same file (a no-op). Then times the contract and follow-up
@@ -120,16 +120,16 @@ def _child(rows: int, xlsx: bool) -> dict:
     django.setup()
     from django.db import connection
 
+    from demo.teams import generate_teams
     from healthnet.models import Institution, Resident, ResidentPopulationTag, Tier
     from healthnet.national_id import encrypt_national_id, make_national_id, national_id_hash
-    from signing import demo
     from signing.catalogue import service_packages_load
     from signing.importer import contracts_import
 
     today = dt.date.fromisoformat(TODAY)
     service_packages_load()
     primaries = list(Institution.objects.filter(tier=Tier.PRIMARY).order_by("code"))
-    teams, _, _ = demo._teams(primaries, random.Random(1))
+    teams, _, _ = generate_teams(primaries, random.Random(1))
     teams.sort(key=lambda t: t.code)
 
     started = time.perf_counter()

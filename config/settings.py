@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "healthcodes",
     "reports",
     "portal",
+    "demo",  # above every domain app: demo data and logins; no domain app imports it
 ]
 
 MIDDLEWARE = [

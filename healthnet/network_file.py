@@ -679,7 +679,3 @@ def network_file_parse(path: str | Path) -> NetworkSpec:
 def district_population(path: str | Path = DEFAULT_NETWORK_FILE) -> dict[str, int]:
     """The approximate population per district in a network file (for the demo generator)."""
     return dict(network_file_parse(path).district_population)
-
-
-# The name healthnet/demo/network.py looks up.
-district_populations = district_population

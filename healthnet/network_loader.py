@@ -34,7 +34,6 @@ from healthnet.network_file import (
     NetworkSpec,
     Problem,
     district_population,
-    district_populations,
     network_file_parse,
 )
 from healthnet.services import audit_record
@@ -349,7 +348,6 @@ __all__ = [
     "NetworkSpec",
     "Problem",
     "district_population",
-    "district_populations",
     "network_apply",
     "network_file_parse",
     "network_load",

@@ -10,11 +10,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Prefetch
+from django.utils import timezone
 
 from healthnet.errors import Conflict, InvalidInput
 from healthnet.models import Resident
 from healthnet.populations import resident_key_populations
 from signing.models import (
+    FOLLOWUP_ON_TIME_DAYS,
     RENEWAL_GRACE_DAYS,
     RENEWAL_NOTICE_DAYS,
     ContractStatus,
@@ -152,3 +154,9 @@ def followup_plan(
             for k in range(n):
                 plan.append((item, start + dt.timedelta(days=term_days * (2 * k + 1) // (2 * n))))
     return plan
+
+
+def followup_on_time(due_date: dt.date, done_at: dt.datetime) -> bool:
+    """A follow-up done by FOLLOWUP_ON_TIME_DAYS after its due date (local calendar days) counts
+    as on time: the numerator of the 履约率 (services and demo data)."""
+    return timezone.localdate(done_at) <= due_date + dt.timedelta(days=FOLLOWUP_ON_TIME_DAYS)

@@ -13,12 +13,12 @@ from healthnet.services import audit_record
 from signing import hooks, permissions
 from signing.models import (
     ACTIVE_STATUSES,
-    FOLLOWUP_ON_TIME_DAYS,
     FollowUp,
     FollowUpStatus,
 )
 from signing.selectors import member_team_ids
 from signing.services.common import audit_refusals
+from signing.terms import followup_on_time
 
 # --- follow-ups ---------------------------------------------------------------------------------
 
@@ -79,9 +79,7 @@ def followup_record(
         locked.done_at = done_at
         locked.done_by = actor
         locked.outcome = outcome
-        locked.done_on_time = timezone.localdate(done_at) <= locked.due_date + dt.timedelta(
-            days=FOLLOWUP_ON_TIME_DAYS
-        )
+        locked.done_on_time = followup_on_time(locked.due_date, done_at)
         locked.save(update_fields=["status", "done_at", "done_by", "outcome", "done_on_time"])
         audit_record(
             actor=actor,

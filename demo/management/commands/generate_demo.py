@@ -10,7 +10,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from healthnet.demo import (
+from demo.generator import (
     DEFAULT_ENCOUNTERS_PER_RESIDENT,
     DemoDataExists,
     NetworkMissing,

@@ -6,7 +6,7 @@ import datetime as dt
 
 from django.db.models import Count
 
-from referrals import demo
+from demo.referrals import generate_referrals
 from referrals.models import DepartmentDaySlots, Referral, ReferralEvent, ReferralStatus
 from referrals.transitions import transition_for
 from tests.factories import ResidentFactory
@@ -25,7 +25,7 @@ def _fingerprint():
 def test_demo_year_follows_the_table_and_runs_once(net):
     for _ in range(400):
         ResidentFactory(registered_by=net.primary)
-    counts = demo.generate(seed=3, today=TODAY, log=lambda _: None)
+    counts = generate_referrals(seed=3, today=TODAY, log=lambda _: None)
     assert counts["referrals"] == Referral.objects.count() > 10
     assert counts["referral_events"] == ReferralEvent.objects.count()
     assert counts["referral_day_slots"] == DepartmentDaySlots.objects.count()
@@ -57,7 +57,7 @@ def test_demo_year_follows_the_table_and_runs_once(net):
     assert Referral.objects.filter(follow_on__isnull=False).exists()
 
     # a second run adds nothing
-    assert demo.generate(seed=3, today=TODAY, log=lambda _: None) == {
+    assert generate_referrals(seed=3, today=TODAY, log=lambda _: None) == {
         "referrals": 0,
         "referral_events": 0,
         "referral_day_slots": 0,
@@ -67,12 +67,43 @@ def test_demo_year_follows_the_table_and_runs_once(net):
 def test_demo_is_deterministic(net):
     for _ in range(200):
         ResidentFactory(registered_by=net.primary)
-    demo.generate(seed=5, today=TODAY, log=lambda _: None)
+    generate_referrals(seed=5, today=TODAY, log=lambda _: None)
     first = _fingerprint()
     ReferralEvent.objects.all().delete()
     Referral.objects.update(follow_on=None, appointment=None)
     Referral.objects.filter(redirected_from__isnull=False).delete()
     Referral.objects.all().delete()
     DepartmentDaySlots.objects.all().delete()
-    demo.generate(seed=5, today=TODAY, log=lambda _: None)
+    generate_referrals(seed=5, today=TODAY, log=lambda _: None)
     assert _fingerprint() == first
+
+
+def test_demo_deadlines_are_the_services_deadlines(net):
+    """Deadlines as settings.REFERRAL_DEADLINES states them (written out here by hand): the
+    decision by urgency, three days to acknowledge a completed referral before auto-close."""
+    for _ in range(400):
+        ResidentFactory(registered_by=net.primary)
+    generate_referrals(seed=3, today=TODAY, log=lambda _: None)
+
+    decision = {
+        "emergency": dt.timedelta(minutes=30),
+        "urgent": dt.timedelta(hours=4),
+        "routine": dt.timedelta(hours=48),
+    }
+    referrals = list(Referral.objects.all())
+    for referral in referrals:
+        assert referral.submitted_at is not None
+        assert referral.decision_due_at == referral.submitted_at + decision[referral.urgency]
+        if referral.status == ReferralStatus.SUBMITTED:
+            assert referral.due_at == referral.decision_due_at
+    closed_after_completion = [
+        r for r in referrals if r.status == ReferralStatus.CLOSED and r.completed_at is not None
+    ]
+    auto_closed = set(
+        ReferralEvent.objects.filter(action="auto_close").values_list("referral_id", flat=True)
+    )
+    assert {r.pk for r in closed_after_completion} - auto_closed  # some acknowledged
+    assert {r.pk for r in closed_after_completion} & auto_closed  # some closed by the job
+    for referral in closed_after_completion:
+        late = referral.closed_at > referral.completed_at + dt.timedelta(days=3)
+        assert late == (referral.pk in auto_closed)

@@ -3,15 +3,14 @@ departments, and how the city's population splits over the districts."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
 
-from healthnet.demo import reference
+from demo import reference
 from healthnet.models import Department, District, Institution, Tier
+from healthnet.network_file import district_population as district_population_in_file
 
 
 class NetworkMissing(Exception):
@@ -99,14 +98,12 @@ def network_view() -> NetworkView:
 
 def district_population() -> dict[str, int]:
     """Residents per district: from the network data file (settings.NETWORK_DATA_FILE, read by
-    the network loader: the one place a city states its population), else Wuhai's census."""
-    figures: dict[str, int] | None = None
+    healthnet/network_file.py: the one place a city states its population), else Wuhai's
+    census."""
+    figures: dict[str, int] = {}
     data_file = Path(settings.NETWORK_DATA_FILE)
-    if data_file.exists() and importlib.util.find_spec("healthnet.network_loader") is not None:
-        loader = importlib.import_module("healthnet.network_loader")
-        provider = getattr(loader, "district_populations", None)
-        if callable(provider):
-            figures = {str(key): int(value) for key, value in dict(provider(data_file)).items()}
+    if data_file.exists():
+        figures = district_population_in_file(data_file)
     if not figures:
         figures = dict(reference.DEFAULT_DISTRICT_POPULATION)
     known = {choice.value for choice in District}

@@ -1,6 +1,6 @@
-"""signing.demo.generate: 92 teams by district population, contracts for ~40.9 % of residents
-with key populations at a higher rate, follow-up history; deterministic; a second call adds
-nothing."""
+"""demo.contracts.generate_signing: 92 teams by district population, contracts for ~40.9 % of
+residents with key populations at a higher rate, follow-up history; deterministic; a second call
+adds nothing."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import datetime as dt
 
 import pytest
 
-from healthnet.models import Practitioner, PractitionerRole, ResidentPopulationTag, StaffRole, Tier
-from signing import demo
+from demo.contracts import generate_signing
+from healthnet.models import Practitioner, PractitionerRole, ResidentPopulationTag, Tier, UserRole
 from signing.models import (
     Contract,
     ContractStatus,
@@ -24,7 +24,7 @@ TODAY = dt.date(2026, 11, 29)
 
 
 def _staff(institution, n: int) -> None:
-    for k, role in enumerate([StaffRole.DOCTOR, StaffRole.NURSE, StaffRole.PUBLIC_HEALTH] * n):
+    for k, role in enumerate([UserRole.DOCTOR, UserRole.NURSE, UserRole.PUBLIC_HEALTH] * n):
         p = Practitioner.objects.create(
             name=f"{institution.code}-{k}", sex="male", license_number=f"L-{institution.code}-{k}"
         )
@@ -72,7 +72,7 @@ def _wipe():
 
 
 def test_generate_teams_contracts_and_history(small_city):
-    counts = demo.generate(seed=7, today=TODAY, log=lambda m: None)
+    counts = generate_signing(seed=7, today=TODAY, log=lambda m: None)
 
     assert counts["family_doctor_teams"] == 92 == FamilyDoctorTeam.objects.count()
     # two thirds of the residents live in haibowan: about two thirds of the teams
@@ -112,11 +112,11 @@ def test_generate_teams_contracts_and_history(small_city):
 
 
 def test_second_call_adds_nothing_and_same_seed_same_data(small_city):
-    demo.generate(seed=11, today=TODAY, log=lambda m: None)
+    generate_signing(seed=11, today=TODAY, log=lambda m: None)
     first = _snapshot()
-    again = demo.generate(seed=11, today=TODAY, log=lambda m: None)
+    again = generate_signing(seed=11, today=TODAY, log=lambda m: None)
     assert again == {"family_doctor_teams": 0, "team_members": 0, "contracts": 0, "follow_ups": 0}
 
     _wipe()
-    demo.generate(seed=11, today=TODAY, log=lambda m: None)
+    generate_signing(seed=11, today=TODAY, log=lambda m: None)
     assert _snapshot() == first

@@ -4,19 +4,15 @@ reference what exists, and a command that refuses what it should (SQLite and Pos
 from __future__ import annotations
 
 import datetime as dt
-import importlib.machinery
 import io
-import sys
-import types
 from collections import Counter
 
 import pytest
 from django.core.management import CommandError, call_command
 from stdnum.cn import ric
 
-import healthnet.demo
-from healthnet.demo import DemoDataExists, NetworkMissing, generate_demo
-from healthnet.demo.network import district_population
+from demo.generator import DemoDataExists, NetworkMissing, generate_demo
+from demo.network import district_population
 from healthnet.models import (
     AGE_DERIVED_POPULATIONS,
     Department,
@@ -28,21 +24,17 @@ from healthnet.models import (
     PractitionerRole,
     Resident,
     ResidentPopulationTag,
-    StaffRole,
     Tier,
+    UserRole,
 )
 from healthnet.national_id import decrypt_national_id, national_id_hash, parse_national_id
 from healthnet.populations import age_on
+from referrals.models import Referral
+from signing.models import Contract, FamilyDoctorTeam
 from tests.factories import DepartmentFactory, InstitutionFactory
 
 TODAY = dt.date(2026, 11, 29)
 DISTRICTS = ("haibowan", "wuda", "hainan")
-
-
-@pytest.fixture(autouse=True)
-def _no_extra_stages(monkeypatch):
-    """Other apps' stages are exercised by their own tests; here only the base generator."""
-    monkeypatch.setattr(healthnet.demo, "EXTRA_STAGES", ())
 
 
 @pytest.fixture
@@ -80,6 +72,8 @@ def network(db):
 
 
 def run(residents=300, seed=7, **options):
+    """The base city only: the signing and referral stages have their own tests."""
+    options.setdefault("later_stages", ())
     return generate_demo(residents=residents, seed=seed, today=TODAY, **options)
 
 
@@ -219,21 +213,21 @@ def test_every_institution_is_staffed_with_department_heads(network):
         roles = Counter(
             PractitionerRole.objects.filter(institution=institution).values_list("role", flat=True)
         )
-        assert roles[StaffRole.DOCTOR] > 0
-        assert roles[StaffRole.NURSE] > 0
-        assert roles[StaffRole.REFERRAL_COORDINATOR] >= 1
-        assert roles[StaffRole.CLERK] >= 1
-        assert roles[StaffRole.PHARMACIST] >= 1
-        assert roles[StaffRole.PUBLIC_HEALTH] >= 1
+        assert roles[UserRole.DOCTOR] > 0
+        assert roles[UserRole.NURSE] > 0
+        assert roles[UserRole.REFERRAL_COORDINATOR] >= 1
+        assert roles[UserRole.CLERK] >= 1
+        assert roles[UserRole.PHARMACIST] >= 1
+        assert roles[UserRole.PUBLIC_HEALTH] >= 1
         if institution.tier == Tier.PRIMARY:
             assert 20 <= sum(roles.values()) <= 60
         else:
-            assert roles[StaffRole.DOCTOR] == max(10, round(institution.beds / 2))
+            assert roles[UserRole.DOCTOR] == max(10, round(institution.beds / 2))
     for department in Department.objects.all():
         assert department.head_id is not None
         # Clinical departments are headed by one of their own doctors.
         assert PractitionerRole.objects.filter(
-            practitioner_id=department.head_id, department=department, role=StaffRole.DOCTOR
+            practitioner_id=department.head_id, department=department, role=UserRole.DOCTOR
         ).exists()
     pharmacy = DepartmentFactory(
         institution=InstitutionFactory(code="t-second", tier=Tier.TERTIARY, beds=40),
@@ -245,10 +239,10 @@ def test_every_institution_is_staffed_with_department_heads(network):
     run(residents=10)
     pharmacy.refresh_from_db()
     assert PractitionerRole.objects.filter(
-        practitioner_id=pharmacy.head_id, department=pharmacy, role=StaffRole.PHARMACIST
+        practitioner_id=pharmacy.head_id, department=pharmacy, role=UserRole.PHARMACIST
     ).exists()
     assert not PractitionerRole.objects.filter(
-        department=pharmacy, role__in=[StaffRole.DOCTOR, StaffRole.NURSE]
+        department=pharmacy, role__in=[UserRole.DOCTOR, UserRole.NURSE]
     ).exists()
 
 
@@ -388,46 +382,41 @@ def test_bad_arguments_are_refused(network):
 # --- later stages ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def probe_stage(monkeypatch):
-    """A stand-in for an app's demo stage (signing.demo, referrals.demo), as a real module."""
-    name = "demo_stage_probe"
-    module = types.ModuleType(name)
-    module.__spec__ = importlib.machinery.ModuleSpec(name, None)
-    module.calls = []
+def test_the_signing_and_referral_stages_run_after_the_base_city(network):
+    summary = generate_demo(residents=300, seed=5, today=TODAY)
 
-    def generate(*, seed, today, log):
-        module.calls.append((seed, today, Resident.objects.count(), Encounter.objects.count()))
+    names = [stage.name for stage in summary.stages if stage.name != "analyze"]  # PostgreSQL
+    assert names == ["residents", "practitioners", "encounters", "signing", "referrals", "commit"]
+    assert summary.rows["family_doctor_teams"] == FamilyDoctorTeam.objects.count() == 92
+    assert summary.rows["contracts"] == Contract.objects.count() > 0
+    assert summary.rows["referrals"] == Referral.objects.count() > 0
+
+
+def test_later_stages_see_the_base_data_and_report_counts(network):
+    calls = []
+
+    def probe(*, seed, today, log):
+        calls.append((seed, today, Resident.objects.count(), Encounter.objects.count()))
         log("probe stage ran")
         return {"probes": 3}
 
-    module.generate = generate
-    monkeypatch.setitem(sys.modules, name, module)
-    monkeypatch.setattr(healthnet.demo, "EXTRA_STAGES", ("no_such_app.demo", name))
-    return module
-
-
-def test_extra_stages_run_after_the_base_data_and_report_counts(network, probe_stage):
     lines = []
-    summary = run(residents=100, seed=5, log=lines.append)
+    summary = run(residents=100, seed=5, log=lines.append, later_stages=[("probe", probe)])
 
-    assert len(probe_stage.calls) == 1
-    seed, today, residents, encounters = probe_stage.calls[0]
+    assert len(calls) == 1
+    seed, today, residents, encounters = calls[0]
     assert (seed, today, residents) == (5, TODAY, 100)
     assert encounters > 0
     assert summary.rows["probes"] == 3
     assert "probe stage ran" in lines
-    assert any("no_such_app.demo" in line and "skipped" in line for line in lines)
 
 
-def test_a_failing_stage_rolls_everything_back(network, probe_stage):
+def test_a_failing_stage_rolls_everything_back(network):
     def broken(*, seed, today, log):
         raise RuntimeError("stage failed")
 
-    probe_stage.generate = broken
-
     with pytest.raises(RuntimeError, match="stage failed"):
-        run(residents=100)
+        run(residents=100, later_stages=[("broken", broken)])
 
     assert Resident.objects.count() == 0
     assert Encounter.objects.count() == 0

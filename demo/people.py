@@ -12,12 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from django.utils import timezone
 from stdnum.cn import ric
 
-from healthnet.demo import reference
-from healthnet.demo.network import NetworkView
-from healthnet.demo.sinks import reserve_ids, table_writer
+from demo import reference
+from demo.network import NetworkView
+from healthnet.bulk import rows_writer
 from healthnet.models import KeyPopulation, Resident, ResidentPopulationTag
 from healthnet.national_id import encrypt_national_id, make_national_id, national_id_hash
 
@@ -35,31 +34,14 @@ HYPERTENSION, DIABETES, TUBERCULOSIS, SEVERE_MENTAL_ILLNESS, PREGNANT, DISABLED,
     bit for bit, _ in TAG_BITS
 )
 
-RESIDENT_COLUMNS = (
-    "id",
-    "public_id",
-    "national_id_encrypted",
-    "national_id_hash",
-    "name",
-    "sex",
-    "birth_date",
-    "phone",
-    "address",
-    "district",
-    "community",
-    "registered_by_id",
-    "created_at",
-    "updated_at",
-)
-
 
 @dataclass
 class ResidentCohort:
     """What the later stages need of each generated resident, packed (a few bytes each): the
-    resident with id `first_id + i` is index i of every array."""
+    resident with id `ids[i]` is index i of every array."""
 
-    first_id: int
     count: int
+    ids: array  # the residents' primary keys
     district: array  # index into `districts`
     home: array  # index into NetworkView.institutions (-1: none)
     age: array
@@ -131,8 +113,6 @@ def generate_residents(
     """Write `count` residents (streaming, COPY on PostgreSQL) and return their packed cohort."""
     rng = random.Random(f"{seed}:residents")  # noqa: S311 - reproducible demo data
     names = NameMaker(rng)
-    first_id = reserve_ids(Resident, count)
-    now = timezone.now()
 
     districts = sorted(network.district_population)
     district_cumulative = list(
@@ -162,8 +142,8 @@ def generate_residents(
     band_cumulative = list(itertools.accumulate(share for _, _, share in bands))
     anchors = [years_before(today, age) for age in range(101)]
     cohort = ResidentCohort(
-        first_id=first_id,
         count=count,
+        ids=array("q"),
         district=array("b"),
         home=array("h"),
         age=array("B"),
@@ -174,7 +154,7 @@ def generate_residents(
     used_numbers: set[str] = set()
     rand = rng.random
 
-    with table_writer(Resident, RESIDENT_COLUMNS) as write:
+    with rows_writer(Resident, build_indexes_after=True) as write:
         for offset in range(count):
             band = bands[bisect.bisect(band_cumulative, rand() * band_cumulative[-1])]
             age = band[0] + int(rand() * (band[1] - band[0] + 1))
@@ -208,24 +188,20 @@ def generate_residents(
             phone = reference.PHONE_PREFIXES[int(rand() * len(reference.PHONE_PREFIXES))] + (
                 f"{int(rand() * 100_000_000):08d}"
             )
-            write(
-                (
-                    first_id + offset,
-                    random_uuid_hex(rng),
-                    encrypt_national_id(number),
-                    digest,
-                    names.name(sex),
-                    sex,
-                    birth_date,
-                    phone,
-                    address,
-                    district,
-                    community,
-                    network.institutions[home].id if home >= 0 else None,
-                    now,
-                    now,
-                )
+            resident_id = write(
+                public_id=random_uuid_hex(rng),
+                national_id_encrypted=encrypt_national_id(number),
+                national_id_hash=digest,
+                name=names.name(sex),
+                sex=sex,
+                birth_date=birth_date,
+                phone=phone,
+                address=address,
+                district=district,
+                community=community,
+                registered_by_id=network.institutions[home].id if home >= 0 else None,
             )
+            cohort.ids.append(resident_id)
             cohort.district.append(district_index)
             cohort.home.append(home)
             cohort.age.append(min(age, 255))
@@ -295,13 +271,13 @@ def _tags(rand: Callable[[], float], age: int, sex: str) -> int:
 def write_tags(cohort: ResidentCohort, progress: Callable[[int], None]) -> int:
     """Write the registry tags recorded in the cohort; return how many."""
     written = 0
-    with table_writer(ResidentPopulationTag, ("resident_id", "population")) as write:
+    with rows_writer(ResidentPopulationTag, build_indexes_after=True) as write:
         for offset, tags in enumerate(cohort.tags):
             if tags:
-                resident_id = cohort.first_id + offset
+                resident_id = cohort.ids[offset]
                 for bit, population in TAG_BITS:
                     if tags & bit:
-                        write((resident_id, population))
+                        write(resident_id=resident_id, population=population)
                         written += 1
             if offset % 20000 == 19999:
                 progress(20000)

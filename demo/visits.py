@@ -12,27 +12,17 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from healthnet.demo.network import InstitutionView, NetworkView
-from healthnet.demo.people import (
+from demo.network import InstitutionView, NetworkView
+from demo.people import (
     PREGNANT,
     SEVERE_MENTAL_ILLNESS,
     TUBERCULOSIS,
     ResidentCohort,
     random_uuid_hex,
 )
-from healthnet.demo.sinks import table_writer
+from healthnet.bulk import rows_writer
 from healthnet.models import Encounter, EncounterKind
 
-ENCOUNTER_COLUMNS = (
-    "public_id",
-    "resident_id",
-    "institution_id",
-    "department_id",
-    "kind",
-    "started_at",
-    "ended_at",
-    "source",
-)
 SOURCE = "demo"
 LOCAL_OFFSET = dt.timedelta(hours=8)  # Asia/Shanghai has no daylight saving
 
@@ -191,12 +181,12 @@ def generate_encounters(
         EncounterKind.INPATIENT.value,
     )
     written = 0
-    with table_writer(Encounter, ENCOUNTER_COLUMNS) as write:
+    with rows_writer(Encounter, build_indexes_after=True) as write:
         for offset in range(cohort.count):
             mean = cohort.visit_weight[offset] * scale
             visits = _poisson(rng, mean * rng.gammavariate(VISIT_DISPERSION, 1 / VISIT_DISPERSION))
             if visits:
-                resident_id = cohort.first_id + offset
+                resident_id = cohort.ids[offset]
                 district = cohort.district[offset]
                 home = cohort.home[offset]
                 elderly = cohort.age[offset] >= 65
@@ -234,16 +224,14 @@ def generate_encounters(
                         if ended >= now_cutoff:
                             ended = None  # still in hospital
                     write(
-                        (
-                            random_uuid_hex(rng),
-                            resident_id,
-                            institution_ids[index],
-                            table.pick(rand()) if table else None,
-                            kind,
-                            started,
-                            ended,
-                            SOURCE,
-                        )
+                        public_id=random_uuid_hex(rng),
+                        resident_id=resident_id,
+                        institution_id=institution_ids[index],
+                        department_id=table.pick(rand()) if table else None,
+                        kind=kind,
+                        started_at=started,
+                        ended_at=ended,
+                        source=SOURCE,
                     )
                 written += visits
             if offset % 5000 == 4999:

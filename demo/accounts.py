@@ -1,4 +1,5 @@
-"""Demo logins, one per role (README lists them). Password from settings.DEMO_PASSWORD."""
+"""Demo logins, one per role (README lists them). Password from settings.DEMO_PASSWORD. The
+primary-care logins join their institution's first family-doctor team."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 from healthnet.models import (
+    INSTITUTION_SCOPED_ROLES,
     Institution,
     Practitioner,
     PractitionerRole,
@@ -17,6 +19,8 @@ from healthnet.models import (
     UserRole,
 )
 from healthnet.services import audit_record
+from signing.models import FamilyDoctorTeam, TeamMemberRole
+from signing.services import team_member_add
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,6 @@ DEMO_ACCOUNTS = [
     DemoAccount("clinic-admin", UserRole.INSTITUTION_ADMIN, Tier.PRIMARY, "机构管理员"),
     DemoAccount("resident", UserRole.RESIDENT, None, "居民 resident (their own code)"),
 ]
-
-PRACTITIONER_ROLES = {r.value for r in UserRole} - {"bureau", "resident", "system_admin"}
 
 
 def demo_accounts_seed() -> list[tuple[DemoAccount, User | None, str]]:
@@ -78,7 +80,7 @@ def _seed_one(account: DemoAccount) -> tuple[User | None, str]:
     user.is_staff = user.is_superuser = account.role == UserRole.SYSTEM_ADMIN
     user.first_name = account.label[:150]
     user.set_password(settings.DEMO_PASSWORD)
-    if account.role in PRACTITIONER_ROLES and user.practitioner_id is None:
+    if account.role in INSTITUTION_SCOPED_ROLES and user.practitioner_id is None:
         user.practitioner = Practitioner.objects.create(
             name=f"演示{account.label[:20]}", sex="female"
         )
@@ -92,3 +94,28 @@ def _seed_one(account: DemoAccount) -> tuple[User | None, str]:
         )
     where = institution.name if institution else (resident.name if resident else "—")
     return user, where
+
+
+# The demo logins of a primary institution (DEMO_ACCOUNTS) join its first team, so a
+# demo GP sees their own team's residents, contracts and follow-ups.
+DEMO_LOGIN_TEAM_ROLES = {
+    "clinic-doctor": TeamMemberRole.GP,
+    "clinic-nurse": TeamMemberRole.NURSE,
+    "clinic-public-health": TeamMemberRole.PUBLIC_HEALTH,
+}
+
+
+def demo_logins_join_teams() -> list[str]:
+    """Idempotent. Returns a line per login that is now a team member."""
+    joined = []
+    for username, role in DEMO_LOGIN_TEAM_ROLES.items():
+        user = User.objects.filter(username=username).select_related("practitioner").first()
+        if user is None or user.practitioner is None or user.institution_id is None:
+            continue
+        team = FamilyDoctorTeam.objects.filter(institution_id=user.institution_id).order_by("code")
+        team = team.first()
+        if team is None:
+            continue
+        team_member_add(actor=None, team=team, practitioner=user.practitioner, role=role)
+        joined.append(f"{username} → {team.name}")
+    return joined

@@ -1,33 +1,34 @@
 """The deterministic demo-data generator (`python manage.py generate_demo`).
 
 Same seed, same network, same `today` → the same residents (national ID numbers, names, birth
-dates), staff and visits. City scale (560,000 residents, 2,000,000 visits) streams rows through
-PostgreSQL's COPY with explicit ids, so nothing is read back and memory stays bounded; other
-databases get bulk_create in batches. Everything, including the later stages other apps add
-(`signing.demo.generate`, `referrals.demo.generate`), runs in one transaction: a failed run
-leaves nothing behind.
+dates), staff and visits, then family-doctor teams and contracts (demo/contracts.py) and a
+year of referrals (demo/referrals.py). City scale (560,000 residents, 2,000,000 visits) streams
+rows through healthnet/bulk.py (PostgreSQL's COPY with reserved ids, so nothing is read back and
+memory stays bounded; bulk_create in batches elsewhere). Everything runs in one transaction: a
+failed run leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 
-from healthnet.demo.network import NetworkMissing, network_view
-from healthnet.demo.people import generate_residents, write_tags
-from healthnet.demo.staff import generate_staff
-from healthnet.demo.visits import generate_encounters
+from demo.contracts import generate_signing
+from demo.network import NetworkMissing, network_view
+from demo.people import generate_residents, write_tags
+from demo.referrals import generate_referrals
+from demo.staff import generate_staff
+from demo.visits import generate_encounters
+from healthnet.bulk import constraints_immediate
 from healthnet.models import Resident
 
 __all__ = [
-    "EXTRA_STAGES",
+    "LATER_STAGES",
     "DemoDataExists",
     "DemoSummary",
     "NetworkMissing",
@@ -38,10 +39,14 @@ __all__ = [
 
 DEFAULT_ENCOUNTERS_PER_RESIDENT = 3.6  # 560,000 residents → about 2,000,000 visits
 
-# Later stages, by module: each exposes generate(*, seed, today, log) -> dict[str, int].
-EXTRA_STAGES = ("signing.demo", "referrals.demo")
-
 ProgressFactory = Callable[[str, int, str], "Progress"]
+# A stage after residents, staff and visits: generate(*, seed, today, log) -> rows per table.
+StageFunction = Callable[..., dict[str, int]]
+
+LATER_STAGES: tuple[tuple[str, StageFunction], ...] = (
+    ("signing", generate_signing),
+    ("referrals", generate_referrals),
+)
 
 
 class DemoDataExists(Exception):
@@ -122,9 +127,11 @@ def generate_demo(
     append: bool = False,
     progress: ProgressFactory = no_progress,
     log: Callable[[str], None] = lambda message: None,
+    later_stages: Sequence[tuple[str, StageFunction]] = LATER_STAGES,
 ) -> DemoSummary:
     """Generate the demo city on top of the loaded network. Raises NetworkMissing without a
-    network and DemoDataExists when residents exist and `append` is false."""
+    network and DemoDataExists when residents exist and `append` is false. `later_stages` run
+    in order after the residents, staff and visits (tests of the base city pass none)."""
     if residents < 0 or encounters_per_resident < 0:
         raise ValueError("residents and encounters per resident must not be negative")
     network = network_view()
@@ -143,7 +150,7 @@ def generate_demo(
                 # Appending draws from other streams, so the new rows' public ids are new too.
                 stream = f"{seed}/after-{len(existing_hashes)}"
 
-        with _immediate_constraints(), _stage(summary, "residents") as rows:
+        with constraints_immediate(), _stage(summary, "residents") as rows:
             with _bar(progress, "residents", residents, "resident") as bar:
                 cohort = generate_residents(
                     count=residents,
@@ -166,7 +173,7 @@ def generate_demo(
         log(_stage_line(summary.stages[-1]))
 
         with (
-            _immediate_constraints(),
+            constraints_immediate(),
             _stage(summary, "encounters") as rows,
             _bar(progress, "encounters", residents, "resident") as bar,
         ):
@@ -189,12 +196,8 @@ def generate_demo(
                     "healthnet_encounter, healthnet_practitioner, healthnet_practitionerrole"
                 )
 
-        for module_name in EXTRA_STAGES:
-            stage_generate = _extra_stage(module_name)
-            if stage_generate is None:
-                log(f"{module_name}: not installed, skipped")
-                continue
-            with _stage(summary, module_name) as rows:
+        for name, stage_generate in later_stages:
+            with _stage(summary, name) as rows:
                 rows.update(stage_generate(seed=seed, today=today, log=log))
             log(_stage_line(summary.stages[-1]))
         committing = time.perf_counter()
@@ -202,18 +205,6 @@ def generate_demo(
     summary.stages.append(StageResult("commit", {}, time.perf_counter() - committing))
     log(f"commit: {summary.stages[-1].seconds:.1f} s")
     return summary
-
-
-def _extra_stage(module_name: str):
-    """The stage's generate function, or None when the app has not written one (yet)."""
-    try:
-        found = importlib.util.find_spec(module_name)
-    except ModuleNotFoundError:  # the parent package itself is absent
-        return None
-    if found is None:
-        return None
-    module = importlib.import_module(module_name)
-    return getattr(module, "generate", None)
 
 
 def _stage_line(stage: StageResult) -> str:
@@ -236,17 +227,3 @@ def _bar(progress: ProgressFactory, name: str, total: int, unit: str):
         yield bar
     finally:
         bar.close()
-
-
-@contextmanager
-def _immediate_constraints():
-    """On PostgreSQL, check foreign keys row by row while copying instead of queueing millions
-    of deferred checks until commit (Django's constraints are DEFERRABLE INITIALLY DEFERRED)."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-    yield
-    with connection.cursor() as cursor:
-        cursor.execute("SET CONSTRAINTS ALL DEFERRED")

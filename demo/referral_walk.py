@@ -1,54 +1,32 @@
-"""Demo referrals: a realistic year of two-way referrals on whatever network and residents exist.
-
-Called by `generate_demo` after residents, staff and visits (healthnet/demo): `generate(*, seed,
-today, log)`. Deterministic for a seed and a day; a second call on a database that has
-referrals adds nothing. Rows go in with bulk_create in batches, never through the services (a
-city year is tens of thousands of referrals), but every referral follows the transition table:
-its timeline is a walk through referrals/transitions.py, cut at "now", with the deadlines,
-overdue flags and escalations the services and the periodic job would have written.
-
-Shape (demo assumptions, not statistics): about 5 upward referrals per 100 residents a year;
-downward referrals grow over the year from a few to about a third of the upward ones (the
-tiered-care policy taking hold), and about a third of completed upward referrals return to
-primary care; some are rejected (coded reasons), redirected, cancelled, missed (no-show, one
-rebooking), decided late (overdue, escalated) or left for auto-close.
-"""
+"""A demo referral's timeline: a walk through the referral transition table
+(referrals/transitions.py) from its creation, cut at "now", with the deadlines the services set
+(referrals.services.steps.set_due) and the overdue flags and escalations the periodic job
+(referrals/escalation.py) would have written. Used by demo/referrals.py; nothing is written
+here."""
 
 from __future__ import annotations
 
 import datetime as dt
 import random
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
-from healthnet.models import (
-    AllianceMembership,
-    Department,
-    Institution,
-    Resident,
-    Tier,
-    is_higher_tier,
-)
+from healthnet.models import Department, Institution, Resident, Tier, is_higher_tier
+from referrals.escalation import ESCALATING_STATUSES
 from referrals.models import (
     OPEN_STATUSES,
-    DepartmentDaySlots,
     Referral,
     ReferralDirection,
-    ReferralEvent,
     ReferralStatus,
     ReferralUrgency,
     RejectionReason,
 )
+from referrals.services.steps import set_due
 from referrals.transitions import Action, transition_for
 
 S = ReferralStatus
-UP_PER_RESIDENT_YEAR = 0.05
-BATCH = 2000
 
 UP_REASONS = [
     ("I20.0", ["chest_pain_unstable"]),
@@ -72,6 +50,7 @@ DOWN_REASONS = [
 
 
 @dataclass
+@dataclass
 class Walk:
     """A referral's timeline being built: rows of (action, from, to, at, reason, details)."""
 
@@ -83,116 +62,42 @@ class Walk:
     stall_at: str = ""  # the action nobody took: the referral waits there, overdue
 
 
-def generate(
-    *,
-    seed: int,
-    today: dt.date,
-    log: Callable[[str], None],
-    up_per_resident_year: float = UP_PER_RESIDENT_YEAR,
-) -> dict[str, int]:
-    """Add a year of referrals ending `today`; returns the rows created (zeros when referrals
-    exist already). `up_per_resident_year` scales the volume (the benchmark raises it)."""
-    counts = {"referrals": 0, "referral_events": 0, "referral_day_slots": 0}
-    if Referral.objects.exists():
-        log("referrals: demo referrals exist already, nothing added")
-        return counts
-    generator = _Generator(seed=seed, today=today, up_rate=up_per_resident_year)
-    if not generator.ready():
-        log("referrals: no residents or no two tiers of institutions with departments, skipped")
-        return counts
-    return generator.run(log)
+@dataclass
+class ReferralNetwork:
+    """What the walks need of the network, read once (demo/referrals.py)."""
+
+    institutions: dict[int, Institution]  # active, by pk
+    departments_of: dict[int, list[Department]]  # accepting referrals, by institution pk
+    primaries: list[Institution]
+    hospitals: list[Institution]
+    partners: dict[int, set[int]]  # institution pk → its current alliance partners
+    team_institution_of: dict[int, int]  # resident pk → their family-doctor team's institution
+    slot_capacity: dict[int, int]  # department pk → referral slots a day
 
 
-class _Generator:
-    def __init__(self, *, seed: int, today: dt.date, up_rate: float) -> None:
-        self.up_rate = up_rate
-        self.rng = random.Random(f"referrals-{seed}")  # noqa: S311 - deterministic demo data
-        self.today = today
+class ReferralWalker:
+    """Builds the walks of one demo year; keeps the booked slots and the open referrals (one
+    per resident, target department and direction) across them."""
+
+    def __init__(self, network: ReferralNetwork, rng: random.Random, now: dt.datetime) -> None:
+        self.network = network
+        self.institutions = network.institutions
+        self.departments_of = network.departments_of
+        self.primaries = network.primaries
+        self.hospitals = network.hospitals
+        self.partners = network.partners
+        self.team_institution_of = network.team_institution_of
+        self.slot_capacity = network.slot_capacity
+        self.rng = rng
+        self.now = now
         self.tz = timezone.get_current_timezone()
-        self.now = dt.datetime.combine(today, dt.time(17, 0), tzinfo=self.tz)
-        self.start = self.now - dt.timedelta(days=365)
-        institutions = list(Institution.objects.filter(active=True).order_by("code"))
-        self.institutions = {i.pk: i for i in institutions}
-        departments = list(
-            Department.objects.filter(accepts_referrals=True, institution__active=True).order_by(
-                "institution__code", "code"
-            )
-        )
-        self.departments_of: dict[int, list[Department]] = {}
-        for department in departments:
-            self.departments_of.setdefault(department.institution_id, []).append(department)
-        self.primaries = [i for i in institutions if i.tier == Tier.PRIMARY]
-        self.hospitals = [i for i in institutions if i.tier != Tier.PRIMARY]
-        on = today
-        current = Q(start_date__lte=on) & (Q(end_date__isnull=True) | Q(end_date__gt=on))
-        alliances: dict[int, set[int]] = {}
-        for alliance_id, institution_id in AllianceMembership.objects.filter(current).values_list(
-            "alliance_id", "institution_id"
-        ):
-            alliances.setdefault(alliance_id, set()).add(institution_id)
-        self.partners: dict[int, set[int]] = {}
-        for members in alliances.values():
-            for member in members:
-                self.partners.setdefault(member, set()).update(members - {member})
-        self.team_institution_of = _team_institutions()
         self.booked: Counter[tuple[int, dt.date]] = Counter()
         self.open_keys: set[tuple[int, int, str]] = set()
-        self.counts = Counter()
-
-    def ready(self) -> bool:
-        return bool(
-            self.primaries
-            and any(self.departments_of.get(h.pk) for h in self.hospitals)
-            and Resident.objects.exists()
-        )
-
-    # --- the run -------------------------------------------------------------------------------
-
-    def run(self, log: Callable[[str], None]) -> dict[str, int]:
-        resident_ids = list(Resident.objects.order_by("pk").values_list("pk", flat=True))
-        n_up = max(1, round(len(resident_ids) * self.up_rate))
-        # Downward referrals opened on their own (not as follow-ons): a share of the month's
-        # upward ones growing from 5% to 25% over the year.
-        plan: list[tuple[dt.datetime, str]] = []
-        for _ in range(n_up):
-            plan.append((self._moment(), ReferralDirection.UP))
-        for at, _ in list(plan):
-            share = 0.05 + 0.20 * (at - self.start) / dt.timedelta(days=365)
-            if self.rng.random() < share:
-                plan.append((self._moment(), ReferralDirection.DOWN))
-        plan.sort()
-        chosen = [self.rng.choice(resident_ids) for _ in plan]
-        log(f"referrals: {len(plan):,} referrals over the year to {self.today}")
-        slot_capacity = {
-            d.pk: d.referral_slots_per_day for ds in self.departments_of.values() for d in ds
-        }
-        self.slot_capacity = slot_capacity
-        for offset in range(0, len(plan), BATCH):
-            batch = plan[offset : offset + BATCH]
-            residents = Resident.objects.in_bulk(chosen[offset : offset + BATCH])
-            walks = []
-            for (at, direction), resident_id in zip(
-                batch, chosen[offset : offset + BATCH], strict=True
-            ):
-                walk = self._referral(residents[resident_id], direction, at)
-                if walk is not None:
-                    walks.append(walk)
-            self._write(walks)
-        self._write_slots()
-        return {
-            "referrals": self.counts["referrals"],
-            "referral_events": self.counts["events"],
-            "referral_day_slots": self.counts["slots"],
-        }
-
-    def _moment(self) -> dt.datetime:
-        day = self.start + dt.timedelta(days=self.rng.randrange(365))
-        hour = self.rng.choice([8, 9, 9, 10, 10, 10, 11, 14, 15, 15, 16, 17])
-        return day.replace(hour=hour, minute=self.rng.randrange(60), second=0, microsecond=0)
 
     # --- one referral --------------------------------------------------------------------------
 
-    def _referral(self, resident: Resident, direction: str, at: dt.datetime) -> Walk | None:
+    def referral(self, resident: Resident, direction: str, at: dt.datetime) -> Walk | None:
+        """The walk of a new referral opened `at`, or None when it has nowhere to go."""
         home = self.institutions.get(resident.registered_by_id)
         if home is None or home.tier != Tier.PRIMARY:
             local = [p for p in self.primaries if p.district == resident.district]
@@ -299,35 +204,10 @@ class _Generator:
         referral.status = to_status
         referral.updated_at = at
         walk.steps.append((action, from_status, to_status, at, reason, details))
-        self._deadlines(referral, at)
-        return True
-
-    def _deadlines(self, referral: Referral, at: dt.datetime) -> None:
-        minutes = settings.REFERRAL_DEADLINES
-        status = referral.status
-        due = None
-        if status == S.SUBMITTED:
+        if to_status == S.SUBMITTED:
             referral.submitted_at = referral.submitted_at or at
-            referral.decision_due_at = at + dt.timedelta(
-                minutes=minutes["decision"][referral.urgency]
-            )
-            due = referral.decision_due_at
-        elif status == S.ACCEPTED:
-            referral.booking_due_at = at + dt.timedelta(minutes=minutes["booking"])
-            due = referral.booking_due_at
-        elif status == S.SCHEDULED and referral.appointment_date is not None:
-            due = dt.datetime.combine(
-                referral.appointment_date + dt.timedelta(days=1), dt.time.min, tzinfo=self.tz
-            )
-        elif status == S.NO_SHOW:
-            due = at + dt.timedelta(minutes=minutes["no_show_notify"])
-        elif status == S.ARRIVED:
-            referral.feedback_due_at = at + dt.timedelta(minutes=minutes["feedback"])
-            due = referral.feedback_due_at
-        elif status == S.COMPLETED:
-            due = at + dt.timedelta(minutes=minutes["acknowledge"])
-        referral.due_at = due
-        referral.overdue = False
+        set_due(referral, at)
+        return True
 
     def _hours(self, low: float, high: float) -> dt.timedelta:
         return dt.timedelta(hours=self.rng.uniform(low, high))
@@ -417,11 +297,11 @@ class _Generator:
         if r.return_to_primary_care:
             self._follow_on(walk, completed)
         acknowledged = completed + self._hours(1, 110)
-        if acknowledged - completed <= dt.timedelta(days=3):
+        if acknowledged <= r.due_at:  # set_due: the acknowledge deadline
             if self._step(walk, Action.ACKNOWLEDGE, acknowledged):
                 r.closed_at = acknowledged
         else:
-            auto = completed + dt.timedelta(days=3, minutes=rng.randrange(5, 60))
+            auto = r.due_at + dt.timedelta(minutes=rng.randrange(5, 60))  # the next job run
             if self._step(walk, Action.AUTO_CLOSE, auto, "转出方3天内未确认，系统自动闭环"):
                 r.closed_at = auto
         return self._finish(walk)
@@ -521,87 +401,10 @@ class _Generator:
                 self._release(r)
                 return
             self.open_keys.add(key)
-        if (
-            r.status in (S.SUBMITTED, S.ACCEPTED, S.SCHEDULED, S.NO_SHOW, S.ARRIVED)
-            and r.due_at is not None
-            and r.due_at < self.now
-        ):
+        if r.status in ESCALATING_STATUSES and r.due_at is not None and r.due_at < self.now:
             escalated = r.due_at + dt.timedelta(minutes=5)
             r.overdue = True
             r.escalated_at = escalated
             walk.steps.append(("escalate", r.status, r.status, escalated, "超时未处理，已上报", {}))
 
     # --- writing -------------------------------------------------------------------------------
-
-    def _write(self, walks: list[Walk]) -> None:
-        walks = [w for w in walks if w.steps]
-        parents = [w.referral for w in walks]
-        Referral.objects.bulk_create(parents, batch_size=BATCH)
-        children = [w for w in walks if w.child_walk is not None and w.child_walk.steps]
-        for w in children:
-            if w.child_kind == "redirect":
-                w.child.redirected_from = w.referral
-        Referral.objects.bulk_create([w.child for w in children], batch_size=BATCH)
-        linked = []
-        for w in children:
-            if w.child_kind == "follow_on":
-                w.referral.follow_on = w.child
-                linked.append(w.referral)
-        Referral.objects.bulk_update(linked, ["follow_on"], batch_size=BATCH)
-        events = []
-        for w in [*walks, *(c.child_walk for c in children)]:
-            for action, from_status, to_status, at, reason, details in w.steps:
-                events.append(
-                    ReferralEvent(
-                        referral=w.referral,
-                        at=at,
-                        actor_label="demo",
-                        action=action,
-                        from_status=from_status,
-                        to_status=to_status,
-                        reason=reason,
-                        details=details,
-                    )
-                )
-        ReferralEvent.objects.bulk_create(events, batch_size=BATCH * 2)
-        self.counts["referrals"] += len(parents) + len(children)
-        self.counts["events"] += len(events)
-        self._pending_slots = getattr(self, "_pending_slots", [])
-        self._pending_slots.extend(
-            r for r in [*parents, *(w.child for w in children)] if getattr(r, "_demo_slot", None)
-        )
-
-    def _write_slots(self) -> None:
-        pending = getattr(self, "_pending_slots", [])
-        keys = sorted({r._demo_slot for r in pending})
-        rows = [
-            DepartmentDaySlots(
-                department_id=department_id,
-                date=day,
-                capacity=self.slot_capacity[department_id],
-                booked=self.booked[(department_id, day)],
-            )
-            for department_id, day in keys
-        ]
-        DepartmentDaySlots.objects.bulk_create(rows, batch_size=BATCH)
-        by_key = {
-            (s.department_id, s.date): s.pk
-            for s in DepartmentDaySlots.objects.filter(pk__in=[row.pk for row in rows])
-        }
-        for r in pending:
-            r.appointment_id = by_key[r._demo_slot]
-        Referral.objects.bulk_update(pending, ["appointment"], batch_size=BATCH)
-        self.counts["slots"] = len(rows)
-
-
-def _team_institutions() -> dict[int, int]:
-    """resident id → their family-doctor team's institution id (empty before signing exists)."""
-    try:
-        from signing.models import ACTIVE_STATUSES, Contract
-    except ImportError:
-        return {}
-    return dict(
-        Contract.objects.filter(status__in=ACTIVE_STATUSES).values_list(
-            "resident_id", "team__institution_id"
-        )
-    )

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from healthnet.demo_accounts import DEMO_ACCOUNTS, demo_accounts_seed
+from demo.accounts import DEMO_ACCOUNTS, demo_accounts_seed, demo_logins_join_teams
 
 
 class Command(BaseCommand):
@@ -24,9 +24,5 @@ class Command(BaseCommand):
         for account, user, where in demo_accounts_seed():
             state = "ok" if user else "skipped"
             self.stdout.write(f"{state:8} {account.username:<22} {account.role:<22} {where}")
-        # The demo orchestrates every app, as generate_demo does: the primary-care logins join
-        # their institution's first family-doctor team.
-        from signing.demo import demo_logins_join_teams
-
         for line in demo_logins_join_teams():
             self.stdout.write(f"team     {line}")

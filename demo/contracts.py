@@ -1,9 +1,6 @@
-"""Demo data of family-doctor signing, a stage of `generate_demo` (healthnet/demo).
+"""Demo data of family-doctor signing, a stage of `generate_demo` (demo/generator.py).
 
-- 92 teams over the primary institutions, by district in proportion to the residents living
-  there, then evenly over the district's primary institutions; each team has a GP lead, a nurse,
-  a public-health doctor from its institution's staff (created if missing) and a specialist from
-  a higher-tier hospital of the district when there is one.
+- 92 teams over the primary institutions (demo/teams.py).
 - Contracts for TARGET_SHARE of the residents (228,800 of 560,000 at city scale), key
   populations signed at a higher rate than others; each resident goes to a team of the
   institution they are registered at (else of their district), the least loaded one with room.
@@ -11,8 +8,9 @@
   earlier term (the previous contract, status renewed, is in the chain).
 - Follow-ups for the current contracts: those already due are mostly done (mostly on time).
 
-Deterministic for a seed; COPY on PostgreSQL (bulk_create elsewhere); a second call adds
-nothing.
+Dates, statuses, terms, the follow-up plan and the on-time flag come from signing/terms.py, as
+for the services and the import. Deterministic for a seed; written through healthnet/bulk.py
+(COPY on PostgreSQL, bulk_create elsewhere); a second call adds nothing.
 """
 
 from __future__ import annotations
@@ -25,25 +23,17 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Q
 
-from healthnet.models import (
-    Institution,
-    Practitioner,
-    PractitionerRole,
-    Resident,
-    ResidentPopulationTag,
-    StaffRole,
-    Tier,
-    User,
-)
+from demo.people import years_before
+from demo.teams import generate_teams, random_uuid
+from healthnet.bulk import objects_insert
+from healthnet.models import Institution, Resident, ResidentPopulationTag, Tier
 from healthnet.populations import age_on, age_populations, birth_date_range_for_age_population
-from signing.bulk import insert_objects
 from signing.catalogue import service_packages_load
 from signing.models import (
     ACTIVE_STATUSES,
     ADULT_AGE,
-    DEFAULT_TEAM_CAPACITY,
     FOLLOWUP_ON_TIME_DAYS,
     Contract,
     ContractSource,
@@ -55,12 +45,10 @@ from signing.models import (
     ServicePackage,
     Signatory,
     SignatureMethod,
-    TeamMember,
-    TeamMemberRole,
 )
-from signing.services import team_member_add
 from signing.terms import (
     contract_status_on,
+    followup_on_time,
     followup_plan,
     packages_with_items,
     term_end,
@@ -68,7 +56,6 @@ from signing.terms import (
     terms_hash,
 )
 
-TEAM_COUNT = 92
 TARGET_SHARE = 228_800 / 560_000  # ≈ 40.9 %
 KEY_POPULATION_RATE = 0.72  # signing rate of residents in a key population (others: lower)
 RENEWED_SHARE = 0.35  # current contracts that renewed a previous term
@@ -77,25 +64,9 @@ FOLLOWUP_ON_TIME_RATE = 0.88  # of those, done within FOLLOWUP_ON_TIME_DAYS
 BATCH = 5000
 
 
-def _uuid(rng: random.Random) -> uuid.UUID:
-    return uuid.UUID(int=rng.getrandbits(128), version=4)
-
-
-def _largest_remainder(weights: dict, total: int) -> dict:
-    """Split `total` over keys in proportion to their weights (each key at least one)."""
-    keys = list(weights)
-    if not keys:
-        return {}
-    weight_sum = sum(weights.values()) or len(keys)
-    raw = {k: total * (weights[k] or weight_sum / len(keys)) / weight_sum for k in keys}
-    shares = {k: max(1, int(raw[k])) for k in keys}
-    remainder = total - sum(shares.values())
-    for k in sorted(keys, key=lambda k: raw[k] - int(raw[k]), reverse=True)[: max(0, remainder)]:
-        shares[k] += 1
-    return shares
-
-
-def generate(*, seed: int, today: dt.date, log: Callable[[str], None]) -> dict[str, int]:
+def generate_signing(*, seed: int, today: dt.date, log: Callable[[str], None]) -> dict[str, int]:
+    """Teams, contracts and follow-ups on the residents and staff there are; returns the rows
+    created (zeros when teams exist already)."""
     counts = {"family_doctor_teams": 0, "team_members": 0, "contracts": 0, "follow_ups": 0}
     if FamilyDoctorTeam.objects.exists():
         log("signing: teams exist already, nothing added")
@@ -109,7 +80,7 @@ def generate(*, seed: int, today: dt.date, log: Callable[[str], None]) -> dict[s
     # Separate streams: the contracts do not shift when, say, staff had to be created.
     team_rng = random.Random(f"{seed}:signing:teams")  # noqa: S311 - reproducible demo data
     rng = random.Random(f"{seed}:signing:contracts")  # noqa: S311
-    teams, members, created_practitioners = _teams(primaries, team_rng)
+    teams, members, created_practitioners = generate_teams(primaries, team_rng)
     counts["family_doctor_teams"] = len(teams)
     counts["team_members"] = members
     if created_practitioners:
@@ -124,148 +95,6 @@ def generate(*, seed: int, today: dt.date, log: Callable[[str], None]) -> dict[s
                 "signing_contract_packages, signing_followup"
             )
     return counts
-
-
-# --- teams --------------------------------------------------------------------------------------
-
-
-def _teams(
-    primaries: list[Institution], rng: random.Random
-) -> tuple[list[FamilyDoctorTeam], int, int]:
-    residents_by_district = dict(
-        Resident.objects.values_list("district")
-        .annotate(n=Count("pk"))
-        .values_list("district", "n")
-    )
-    by_district: dict[str, list[Institution]] = defaultdict(list)
-    for institution in primaries:
-        by_district[institution.district].append(institution)
-    district_teams = _largest_remainder(
-        {d: residents_by_district.get(d, 0) for d in by_district}, TEAM_COUNT
-    )
-    per_institution: dict[int, int] = {}
-    for district, institutions in by_district.items():
-        share = _largest_remainder({i.pk: 1 for i in institutions}, district_teams[district])
-        per_institution.update(share)
-
-    staff = _staff_by_institution()
-    specialists = _specialists_by_district()
-    communities = _communities_by_district()
-    created_practitioners = 0
-    teams: list[FamilyDoctorTeam] = []
-    member_rows: list[TeamMember] = []
-    district_team_index: dict[str, int] = defaultdict(int)
-    for institution in primaries:
-        roles = staff[institution.pk]
-        for role in (StaffRole.DOCTOR, StaffRole.NURSE, StaffRole.PUBLIC_HEALTH):
-            if not roles[role]:
-                roles[role] = [_practitioner_create(institution, role, rng)]
-                created_practitioners += 1
-        for k in range(per_institution.get(institution.pk, 0)):
-            gp = roles[StaffRole.DOCTOR][k % len(roles[StaffRole.DOCTOR])]
-            area = communities.get(institution.district) or []
-            index = district_team_index[institution.district]
-            district_team_index[institution.district] += 1
-            team = FamilyDoctorTeam(
-                public_id=_uuid(rng),
-                code=f"{institution.code}-t{k + 1:02d}"[:32],
-                name=f"{institution.name}家庭医生团队{k + 1}",
-                institution=institution,
-                lead_id=gp,
-                capacity=DEFAULT_TEAM_CAPACITY,
-                service_area=area[index::TEAM_COUNT][:5] if area else [],
-            )
-            teams.append(team)
-            picked = [
-                (gp, TeamMemberRole.GP, None),
-                (
-                    roles[StaffRole.NURSE][k % len(roles[StaffRole.NURSE])],
-                    TeamMemberRole.NURSE,
-                    None,
-                ),
-                (
-                    roles[StaffRole.PUBLIC_HEALTH][k % len(roles[StaffRole.PUBLIC_HEALTH])],
-                    TeamMemberRole.PUBLIC_HEALTH,
-                    None,
-                ),
-            ]
-            hospital_doctors = specialists.get(institution.district) or specialists.get("*") or []
-            if hospital_doctors:
-                doctor_id, home_id = hospital_doctors[rng.randrange(len(hospital_doctors))]
-                picked.append((doctor_id, TeamMemberRole.SPECIALIST, home_id))
-            seen = set()
-            for practitioner_id, role, home_id in picked:
-                if practitioner_id in seen:
-                    continue
-                seen.add(practitioner_id)
-                member_rows.append(
-                    TeamMember(
-                        team=team,
-                        practitioner_id=practitioner_id,
-                        role=role,
-                        home_institution_id=home_id,
-                    )
-                )
-    FamilyDoctorTeam.objects.bulk_create(teams)
-    TeamMember.objects.bulk_create(member_rows, batch_size=BATCH)
-    return teams, len(member_rows), created_practitioners
-
-
-def _staff_by_institution() -> dict[int, dict[str, list[int]]]:
-    staff: dict[int, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
-    rows = (
-        PractitionerRole.objects.filter(
-            active=True,
-            institution__tier=Tier.PRIMARY,
-            role__in=[StaffRole.DOCTOR, StaffRole.NURSE, StaffRole.PUBLIC_HEALTH],
-        )
-        .order_by("institution_id", "role", "practitioner_id")
-        .values_list("institution_id", "role", "practitioner_id")
-    )
-    for institution_id, role, practitioner_id in rows:
-        if practitioner_id not in staff[institution_id][role]:
-            staff[institution_id][role].append(practitioner_id)
-    return staff
-
-
-def _specialists_by_district() -> dict[str, list[tuple[int, int]]]:
-    """(practitioner, hospital) doctors of higher-tier hospitals, by district ("*" = any)."""
-    found: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    rows = (
-        PractitionerRole.objects.filter(active=True, role=StaffRole.DOCTOR)
-        .exclude(institution__tier=Tier.PRIMARY)
-        .order_by("practitioner_id")
-        .values_list("institution__district", "practitioner_id", "institution_id")
-    )
-    for district, practitioner_id, institution_id in rows:
-        found[district].append((practitioner_id, institution_id))
-        found["*"].append((practitioner_id, institution_id))
-    return found
-
-
-def _communities_by_district() -> dict[str, list[str]]:
-    rows = (
-        Resident.objects.exclude(community="")
-        .values_list("district", "community")
-        .distinct()
-        .order_by("district", "community")
-    )
-    found: dict[str, list[str]] = defaultdict(list)
-    for district, community in rows:
-        found[district].append(community)
-    return found
-
-
-def _practitioner_create(institution: Institution, role: str, rng: random.Random) -> int:
-    number = rng.randrange(10**9)
-    practitioner = Practitioner.objects.create(
-        name=f"{institution.name[:6]}{StaffRole(role).label}",
-        sex="female" if rng.random() < 0.6 else "male",
-        title="",
-        license_number=f"DEMO-SIGN-{institution.code}-{role}-{number}"[:40],
-    )
-    PractitionerRole.objects.create(practitioner=practitioner, institution=institution, role=role)
-    return practitioner.pk
 
 
 # --- contracts and follow-ups -------------------------------------------------------------------
@@ -398,7 +227,7 @@ def _contract(
     else:
         method = SignatureMethod.E_SIGNATURE if rng.random() < 0.3 else SignatureMethod.IN_PERSON
     contract = Contract(
-        public_id=_uuid(rng),
+        public_id=random_uuid(rng),
         resident_id=resident_id,
         team=team,
         start_date=start,
@@ -440,26 +269,26 @@ def _write(
     for contract, packages, renewed, resident_public_id in pending:
         if not renewed:
             continue
-        start = _year_before(contract.start_date)
+        # The term this contract renewed: a renewal starts the day after the old term's end
+        # (signing.services contract_renew), so the old term started a year earlier.
         old = _contract(
             rng,
             resident_id=contract.resident_id,
             resident_public_id=resident_public_id,
             team=contract.team,
-            start=start,
+            start=years_before(contract.start_date, 1),
             packages=packages,
             minor=contract.signed_by == Signatory.GUARDIAN,
             today=today,
             status=ContractStatus.RENEWED,
         )
-        old.end_date = contract.start_date - dt.timedelta(days=1)
         previous.append(old)
         contract.previous_contract = old
-    insert_objects(Contract, previous)
+    objects_insert(Contract, previous)
     for contract, *_ in pending:
         if contract.previous_contract is not None:
             contract.previous_contract_id = contract.previous_contract.pk
-    insert_objects(Contract, [c for c, *_ in pending])
+    objects_insert(Contract, [c for c, *_ in pending])
     through = Contract.packages.through
     links = [
         through(contract_id=c.pk, servicepackage_id=p.pk)
@@ -472,13 +301,15 @@ def _write(
         if c.previous_contract_id
         for p in packages
     ]
-    insert_objects(through, links)
+    objects_insert(through, links)
     follow_ups: list[FollowUp] = []
     for contract, packages, *_ in pending:
         if contract.status not in ACTIVE_STATUSES:
             continue
         for item, due in followup_plan(contract.start_date, contract.end_date, packages):
-            row = FollowUp(public_id=_uuid(rng), contract_id=contract.pk, item=item, due_date=due)
+            row = FollowUp(
+                public_id=random_uuid(rng), contract_id=contract.pk, item=item, due_date=due
+            )
             if due < today and rng.random() < FOLLOWUP_DONE_RATE:
                 on_time = rng.random() < FOLLOWUP_ON_TIME_RATE
                 late = (
@@ -491,40 +322,8 @@ def _write(
                 row.done_at = dt.datetime.combine(
                     done_on, dt.time(2 + rng.randrange(8)), tzinfo=dt.UTC
                 )
-                row.done_on_time = done_on <= due + dt.timedelta(days=FOLLOWUP_ON_TIME_DAYS)
+                row.done_on_time = followup_on_time(due, row.done_at)
                 row.outcome = "随访完成，情况稳定" if on_time else "随访完成(延迟)"
             follow_ups.append(row)
-    insert_objects(FollowUp, follow_ups)
+    objects_insert(FollowUp, follow_ups)
     return len(pending) + len(previous), len(follow_ups)
-
-
-def _year_before(day: dt.date) -> dt.date:
-    try:
-        return day.replace(year=day.year - 1)
-    except ValueError:
-        return day.replace(year=day.year - 1, day=28)
-
-
-# The demo logins of a primary institution (healthnet.demo_accounts) join its first team, so a
-# demo GP sees their own team's residents, contracts and follow-ups.
-DEMO_LOGIN_TEAM_ROLES = {
-    "clinic-doctor": TeamMemberRole.GP,
-    "clinic-nurse": TeamMemberRole.NURSE,
-    "clinic-public-health": TeamMemberRole.PUBLIC_HEALTH,
-}
-
-
-def demo_logins_join_teams() -> list[str]:
-    """Idempotent. Returns a line per login that is now a team member."""
-    joined = []
-    for username, role in DEMO_LOGIN_TEAM_ROLES.items():
-        user = User.objects.filter(username=username).select_related("practitioner").first()
-        if user is None or user.practitioner is None or user.institution_id is None:
-            continue
-        team = FamilyDoctorTeam.objects.filter(institution_id=user.institution_id).order_by("code")
-        team = team.first()
-        if team is None:
-            continue
-        team_member_add(actor=None, team=team, practitioner=user.practitioner, role=role)
-        joined.append(f"{username} → {team.name}")
-    return joined

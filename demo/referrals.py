@@ -1,0 +1,212 @@
+"""Demo referrals: a realistic year of two-way referrals on whatever network and residents exist.
+
+Called by `generate_demo` after residents, staff, visits and contracts (demo/generator.py):
+`generate_referrals(*, seed, today, log)`. Deterministic for a seed and a day; a second call on a
+database that has referrals adds nothing. Rows go in through healthnet/bulk.py, never through
+the services (a city year is tens of thousands of referrals), but every referral follows the
+transition table: its timeline is a walk through referrals/transitions.py (demo/referral_walk.py),
+cut at "now", with the deadlines, overdue flags and escalations the services and the periodic
+job would have written.
+
+Shape (demo assumptions, not statistics): about 5 upward referrals per 100 residents a year;
+downward referrals grow over the year from a few to about a third of the upward ones (the
+tiered-care policy taking hold), and about a third of completed upward referrals return to
+primary care; some are rejected (coded reasons), redirected, cancelled, missed (no-show, one
+rebooking), decided late (overdue, escalated) or left for auto-close.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from collections import Counter
+from collections.abc import Callable
+
+from django.db.models import Q
+from django.utils import timezone
+
+from demo.referral_walk import ReferralNetwork, ReferralWalker, Walk
+from healthnet.bulk import objects_insert
+from healthnet.models import AllianceMembership, Department, Institution, Resident, Tier
+from referrals.models import DepartmentDaySlots, Referral, ReferralDirection, ReferralEvent
+from signing.models import ACTIVE_STATUSES, Contract
+
+UP_PER_RESIDENT_YEAR = 0.05
+BATCH = 2000
+
+
+def generate_referrals(
+    *,
+    seed: int,
+    today: dt.date,
+    log: Callable[[str], None],
+    up_per_resident_year: float = UP_PER_RESIDENT_YEAR,
+) -> dict[str, int]:
+    """Add a year of referrals ending `today`; returns the rows created (zeros when referrals
+    exist already). `up_per_resident_year` scales the volume (the benchmark raises it)."""
+    counts = {"referrals": 0, "referral_events": 0, "referral_day_slots": 0}
+    if Referral.objects.exists():
+        log("referrals: demo referrals exist already, nothing added")
+        return counts
+    year = _ReferralYear(seed=seed, today=today, up_rate=up_per_resident_year)
+    if not year.ready():
+        log("referrals: no residents or no two tiers of institutions with departments, skipped")
+        return counts
+    return year.run(log)
+
+
+def _referral_network(on: dt.date) -> ReferralNetwork:
+    institutions = list(Institution.objects.filter(active=True).order_by("code"))
+    departments = list(
+        Department.objects.filter(accepts_referrals=True, institution__active=True).order_by(
+            "institution__code", "code"
+        )
+    )
+    departments_of: dict[int, list[Department]] = {}
+    for department in departments:
+        departments_of.setdefault(department.institution_id, []).append(department)
+    current = Q(start_date__lte=on) & (Q(end_date__isnull=True) | Q(end_date__gt=on))
+    alliances: dict[int, set[int]] = {}
+    for alliance_id, institution_id in AllianceMembership.objects.filter(current).values_list(
+        "alliance_id", "institution_id"
+    ):
+        alliances.setdefault(alliance_id, set()).add(institution_id)
+    partners: dict[int, set[int]] = {}
+    for members in alliances.values():
+        for member in members:
+            partners.setdefault(member, set()).update(members - {member})
+    return ReferralNetwork(
+        institutions={i.pk: i for i in institutions},
+        departments_of=departments_of,
+        primaries=[i for i in institutions if i.tier == Tier.PRIMARY],
+        hospitals=[i for i in institutions if i.tier != Tier.PRIMARY],
+        partners=partners,
+        team_institution_of=_team_institutions(),
+        slot_capacity={d.pk: d.referral_slots_per_day for d in departments},
+    )
+
+
+def _team_institutions() -> dict[int, int]:
+    """resident id → their family-doctor team's institution id (current contracts)."""
+    return dict(
+        Contract.objects.filter(status__in=ACTIVE_STATUSES).values_list(
+            "resident_id", "team__institution_id"
+        )
+    )
+
+
+class _ReferralYear:
+    def __init__(self, *, seed: int, today: dt.date, up_rate: float) -> None:
+        self.up_rate = up_rate
+        self.rng = random.Random(f"referrals-{seed}")  # noqa: S311 - deterministic demo data
+        self.today = today
+        self.now = dt.datetime.combine(
+            today, dt.time(17, 0), tzinfo=timezone.get_current_timezone()
+        )
+        self.start = self.now - dt.timedelta(days=365)
+        self.network = _referral_network(today)
+        self.walker = ReferralWalker(self.network, self.rng, self.now)
+        self.counts: Counter[str] = Counter()
+        self.slotted: list[Referral] = []  # written referrals holding a booked day slot
+
+    def ready(self) -> bool:
+        return bool(
+            self.network.primaries
+            and any(self.network.departments_of.get(h.pk) for h in self.network.hospitals)
+            and Resident.objects.exists()
+        )
+
+    def run(self, log: Callable[[str], None]) -> dict[str, int]:
+        resident_ids = list(Resident.objects.order_by("pk").values_list("pk", flat=True))
+        n_up = max(1, round(len(resident_ids) * self.up_rate))
+        # Downward referrals opened on their own (not as follow-ons): a share of the month's
+        # upward ones growing from 5% to 25% over the year.
+        plan: list[tuple[dt.datetime, str]] = []
+        for _ in range(n_up):
+            plan.append((self._moment(), ReferralDirection.UP))
+        for at, _ in list(plan):
+            share = 0.05 + 0.20 * (at - self.start) / dt.timedelta(days=365)
+            if self.rng.random() < share:
+                plan.append((self._moment(), ReferralDirection.DOWN))
+        plan.sort()
+        chosen = [self.rng.choice(resident_ids) for _ in plan]
+        log(f"referrals: {len(plan):,} referrals over the year to {self.today}")
+        for offset in range(0, len(plan), BATCH):
+            batch = plan[offset : offset + BATCH]
+            residents = Resident.objects.in_bulk(chosen[offset : offset + BATCH])
+            walks = []
+            for (at, direction), resident_id in zip(
+                batch, chosen[offset : offset + BATCH], strict=True
+            ):
+                walk = self.walker.referral(residents[resident_id], direction, at)
+                if walk is not None:
+                    walks.append(walk)
+            self._write(walks)
+        self._write_slots()
+        return {
+            "referrals": self.counts["referrals"],
+            "referral_events": self.counts["events"],
+            "referral_day_slots": self.counts["slots"],
+        }
+
+    def _moment(self) -> dt.datetime:
+        day = self.start + dt.timedelta(days=self.rng.randrange(365))
+        hour = self.rng.choice([8, 9, 9, 10, 10, 10, 11, 14, 15, 15, 16, 17])
+        return day.replace(hour=hour, minute=self.rng.randrange(60), second=0, microsecond=0)
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def _write(self, walks: list[Walk]) -> None:
+        walks = [w for w in walks if w.steps]
+        parents = [w.referral for w in walks]
+        objects_insert(Referral, parents)
+        children = [w for w in walks if w.child_walk is not None and w.child_walk.steps]
+        for w in children:
+            if w.child_kind == "redirect":
+                w.child.redirected_from = w.referral
+        objects_insert(Referral, [w.child for w in children])
+        linked = []
+        for w in children:
+            if w.child_kind == "follow_on":
+                w.referral.follow_on = w.child
+                linked.append(w.referral)
+        Referral.objects.bulk_update(linked, ["follow_on"], batch_size=BATCH)
+        events = []
+        for w in [*walks, *(c.child_walk for c in children)]:
+            for action, from_status, to_status, at, reason, details in w.steps:
+                events.append(
+                    ReferralEvent(
+                        referral=w.referral,
+                        at=at,
+                        actor_label="demo",
+                        action=action,
+                        from_status=from_status,
+                        to_status=to_status,
+                        reason=reason,
+                        details=details,
+                    )
+                )
+        objects_insert(ReferralEvent, events)
+        self.counts["referrals"] += len(parents) + len(children)
+        self.counts["events"] += len(events)
+        self.slotted.extend(
+            r for r in [*parents, *(w.child for w in children)] if getattr(r, "_demo_slot", None)
+        )
+
+    def _write_slots(self) -> None:
+        keys = sorted({r._demo_slot for r in self.slotted})
+        rows = [
+            DepartmentDaySlots(
+                department_id=department_id,
+                date=day,
+                capacity=self.network.slot_capacity[department_id],
+                booked=self.walker.booked[(department_id, day)],
+            )
+            for department_id, day in keys
+        ]
+        objects_insert(DepartmentDaySlots, rows)
+        by_key = {(row.department_id, row.date): row.pk for row in rows}
+        for r in self.slotted:
+            r.appointment_id = by_key[r._demo_slot]
+        Referral.objects.bulk_update(self.slotted, ["appointment"], batch_size=BATCH)
+        self.counts["slots"] = len(rows)

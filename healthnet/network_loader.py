@@ -4,7 +4,8 @@ Two steps, in this order, so that a bad file writes nothing:
 
 1. ``healthnet.network_file.network_file_parse`` reads and validates the whole file.
 2. ``network_apply``: one transaction that upserts by code (created / updated / unchanged), marks
-   institutions that left the file inactive (never deletes them), and writes one audit event.
+   institutions that left the file inactive (never deletes them), and writes one audit event if
+   anything changed.
 
 ``network_load`` does both; ``python manage.py load_network`` is a thin wrapper around it.
 """
@@ -296,7 +297,8 @@ def _lock_network() -> None:
 def network_apply(
     *, spec: NetworkSpec, actor: User | None, source: str, dry_run: bool = False
 ) -> LoadReport:
-    """Upsert a validated network in one transaction and record one audit event.
+    """Upsert a validated network in one transaction; record one audit event when it changed
+    something.
 
     Idempotent: applying the same spec twice changes nothing the second time. With ``dry_run``
     the same work is done and then rolled back, so the report says what a load would change."""
@@ -310,7 +312,7 @@ def network_apply(
         _apply_alliances(spec, report, institutions)
         if dry_run:
             transaction.set_rollback(True)
-        else:
+        elif report.changed:  # a load that finds everything in place records nothing
             audit_record(
                 actor=actor,
                 action="network_load",
@@ -320,7 +322,6 @@ def network_apply(
                     "source": source,
                     "sha256": spec.sha256,
                     "version": spec.version,
-                    "changed": report.changed,
                     "counts": report.counts(),
                     "deactivated_institutions": report.deactivated_institutions,
                     "retired_departments": report.retired_departments,

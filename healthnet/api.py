@@ -10,7 +10,7 @@ from ninja.pagination import paginate
 from config.pagination import PageNumberPagination
 from healthnet import permissions, selectors, services
 from healthnet.errors import Forbidden, NotAuthenticated
-from healthnet.models import AllianceKind, District, Resident, Sex, Tier
+from healthnet.models import AllianceKind, Resident, Sex, Tier
 from healthnet.national_id import decrypt_national_id, mask_national_id
 from healthnet.populations import resident_key_populations
 
@@ -113,7 +113,7 @@ class InstitutionOut(Schema):
     tier_level: int
     category: str
     grade: str
-    district: District
+    district: str = Field(..., alias="district_id", description="district code")
     beds: int
     is_sample_name: bool
     alliances: list[InstitutionAllianceOut]
@@ -141,7 +141,7 @@ class InstitutionDetailOut(InstitutionOut):
 
 class InstitutionFilter(Schema):
     tier: Tier | None = None
-    district: District | None = None
+    district: str | None = Field(None, max_length=32, description="district code")
     alliance: str | None = Field(None, max_length=32, description="alliance code")
 
 
@@ -173,8 +173,12 @@ class AllianceOut(Schema):
     code: str
     name: str
     kind: AllianceKind
-    district: str
+    district: str = Field(..., description="district code; empty for a medical group")
     members: list[AllianceMemberOut]
+
+    @staticmethod
+    def resolve_district(obj) -> str:
+        return obj.district_id or ""
 
     @staticmethod
     def resolve_members(obj) -> list:
@@ -208,7 +212,7 @@ residents_router = Router(tags=["residents"])
 class ResidentIn(Schema):
     national_id: str = Field(..., min_length=1, max_length=32, description="18-character ID number")
     name: str = Field(..., min_length=1, max_length=50)
-    district: District
+    district: str = Field(..., min_length=1, max_length=32, description="district code")
     sex: Sex | None = Field(None, description="optional; must agree with the ID number")
     birth_date: dt.date | None = Field(None, description="optional; must agree with the ID number")
     phone: str = Field("", max_length=20, pattern=r"^[0-9+\- ]*$")
@@ -229,7 +233,7 @@ class ResidentOut(Schema):
     birth_date: dt.date
     phone: str
     address: str
-    district: District
+    district: str
     community: str
     key_populations: list[str]
     registered_by: str | None
@@ -245,7 +249,7 @@ def resident_out(resident: Resident) -> dict:
         "birth_date": resident.birth_date,
         "phone": resident.phone,
         "address": resident.address,
-        "district": resident.district,
+        "district": resident.district_id,
         "community": resident.community,
         "key_populations": resident_key_populations(resident, on=timezone.localdate()),
         "registered_by": resident.registered_by.code if resident.registered_by_id else None,

@@ -4,6 +4,7 @@ encounters; staff users and their API tokens; the audit trail and the outbox."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
@@ -36,10 +37,34 @@ def is_higher_tier(a: str, b: str) -> bool:
     return TIER_LEVEL[a] > TIER_LEVEL[b]
 
 
-class District(models.TextChoices):
-    HAIBOWAN = "haibowan", _("海勃湾区")
-    WUDA = "wuda", _("乌达区")
-    HAINAN = "hainan", _("海南区")
+class District(models.Model):
+    """A district of the city (区/县). Data, not code: loaded with the rest of the network from its
+    data file (healthnet/network_loader.py, docs/network-data.md), so another city brings its own.
+
+    Institutions, alliances and residents refer to a district by its code: their `district`
+    column holds the code itself (a foreign key to `code`), so `district_id` is the code and bulk
+    writers write it directly. A district that leaves the file is kept (rows refer to it) but
+    marked inactive: no new resident is registered in it."""
+
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=50)
+    name_en = models.CharField(max_length=100, blank=True)
+    # Approximate residents, as the file states them; the demo generator spreads residents by it.
+    population = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _district_key(**options: Any) -> models.ForeignKey:
+    """A reference to a district by code, in a column named `district` (see District)."""
+    return models.ForeignKey(
+        District, to_field="code", db_column="district", on_delete=models.PROTECT, **options
+    )
 
 
 class Institution(models.Model):
@@ -49,7 +74,7 @@ class Institution(models.Model):
     tier = models.CharField(max_length=16, choices=Tier.choices)
     category = models.CharField(max_length=40)
     grade = models.CharField(max_length=20, blank=True)
-    district = models.CharField(max_length=16, choices=District.choices)
+    district = _district_key(related_name="institutions")
     beds = models.PositiveIntegerField(default=0)
     is_sample_name = models.BooleanField(default=False)
     active = models.BooleanField(default=True)
@@ -99,7 +124,8 @@ class Alliance(models.Model):
     code = models.SlugField(max_length=32, unique=True)
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=24, choices=AllianceKind.choices)
-    district = models.CharField(max_length=16, choices=District.choices, blank=True)
+    # A medical community serves one district; a medical group none.
+    district = _district_key(null=True, blank=True, related_name="alliances")
     institutions = models.ManyToManyField(
         Institution, through="AllianceMembership", related_name="alliances"
     )
@@ -223,7 +249,8 @@ class Resident(models.Model):
     birth_date = models.DateField()
     phone = models.CharField(max_length=20, blank=True)
     address = models.CharField(max_length=200, blank=True)
-    district = models.CharField(max_length=16, choices=District.choices)
+    # Not indexed alone: the (district, birth_date) index below serves lookups by district.
+    district = _district_key(db_index=False, related_name="residents")
     community = models.CharField(max_length=60, blank=True)
     registered_by = models.ForeignKey(
         Institution,

@@ -32,7 +32,12 @@ from healthnet.models import (
     Tier,
 )
 
-FORMAT_VERSION = 1
+# 2: the districts are a table of their own (`districts`), replacing version 1's
+# `district_population` mapping of a fixed list of district codes.
+FORMAT_VERSION = 2
+_UPGRADE_HINTS = {
+    1: ": replace `district_population` with a `districts` table (docs/network-data.md)",
+}
 DEFAULT_NETWORK_FILE = Path(settings.BASE_DIR) / "data" / "wuhai.yaml"
 MAX_PROBLEMS_SHOWN = 50
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
@@ -40,6 +45,14 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MAX_INT = 2**31 - 1  # PositiveIntegerField on PostgreSQL
 
 # --- the validated file ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DistrictSpec:
+    code: str
+    name: str
+    name_en: str
+    population: int
 
 
 @dataclass(frozen=True)
@@ -87,10 +100,14 @@ class NetworkSpec:
     version: int
     city: str
     city_en: str
-    district_population: dict[str, int]
+    districts: tuple[DistrictSpec, ...]
     institutions: tuple[InstitutionSpec, ...]
     alliances: tuple[AllianceSpec, ...]
     sha256: str
+
+    @property
+    def district_population(self) -> dict[str, int]:
+        return {district.code: district.population for district in self.districts}
 
 
 @dataclass(frozen=True)
@@ -278,6 +295,14 @@ class _Field:
     noun: str = ""  # "tier" → "unknown tier 'x'"
 
 
+_DISTRICT_FIELDS = {
+    "code": _Field("slug", max_length=_max_length(District, "code")),
+    "name": _Field("text", max_length=_max_length(District, "name")),
+    "name_en": _Field(
+        "text", required=False, default="", max_length=_max_length(District, "name_en")
+    ),
+    "population": _Field("int"),
+}
 _INSTITUTION_FIELDS = {
     "code": _Field("slug", max_length=_max_length(Institution, "code")),
     "name": _Field("text", max_length=_max_length(Institution, "name")),
@@ -290,7 +315,7 @@ _INSTITUTION_FIELDS = {
     "grade": _Field(
         "text", required=False, default="", max_length=_max_length(Institution, "grade")
     ),
-    "district": _Field("choice", choices=tuple(District.values), noun="district"),
+    "district": _Field("slug", max_length=_max_length(District, "code")),
     "beds": _Field("int", required=False, default=0),
     "departments": _Field("list", required=False, default=()),
 }
@@ -306,7 +331,7 @@ _ALLIANCE_FIELDS = {
     "name": _Field("text", max_length=_max_length(Alliance, "name")),
     "kind": _Field("choice", choices=tuple(AllianceKind.values), noun="alliance kind"),
     "district": _Field(
-        "choice", required=False, default="", choices=tuple(District.values), noun="district"
+        "slug", required=False, default="", max_length=_max_length(District, "code")
     ),
     "members": _Field("list"),
 }
@@ -320,7 +345,7 @@ _ROOT_FIELDS = {
     "version": _Field("int"),
     "city": _Field("text", max_length=64),
     "city_en": _Field("text", required=False, default="", max_length=64),
-    "district_population": _Field("mapping", required=False, default=None),
+    "districts": _Field("list"),
     "institutions": _Field("list"),
     "alliances": _Field("list", required=False, default=()),
 }
@@ -345,6 +370,7 @@ def _describe(value: Any) -> str:
 class _Validator:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        self.district_codes: tuple[str, ...] = ()
 
     def problem(self, line: int | None, path: str, message: str) -> None:
         self.problems.append(Problem(line, path, message))
@@ -461,11 +487,22 @@ class _Validator:
                 document.line_of("version"),
                 "version",
                 f"unsupported format version {version}; this loader reads version "
-                f"{FORMAT_VERSION} (不支持的格式版本)",
+                f"{FORMAT_VERSION}{_UPGRADE_HINTS.get(version, '')} (不支持的格式版本)",
             )
-        raw_population = root.get("district_population")
-        population = self.district_population(
-            raw_population if isinstance(raw_population, _Mapping) else None
+        raw_districts = root["districts"]
+        if not isinstance(raw_districts, _Sequence):
+            raw_districts = _Sequence(None)  # its problem is recorded already
+        elif not raw_districts:
+            self.problem(
+                document.line_of("districts"),
+                "districts",
+                "at least one district is required (至少需要一个区)",
+            )
+        districts = self.districts(raw_districts)
+        self.district_codes = tuple(
+            item.get("code").strip()
+            for item in raw_districts
+            if isinstance(item, _Mapping) and isinstance(item.get("code"), str)
         )
         raw_institutions = root["institutions"]
         if not isinstance(raw_institutions, _Sequence):
@@ -492,36 +529,55 @@ class _Validator:
             version=version,
             city=root["city"],
             city_en=root["city_en"],
-            district_population=population,
+            districts=tuple(districts),
             institutions=tuple(institutions),
             alliances=tuple(alliances),
             sha256=sha256,
         )
 
-    def district_population(self, raw: _Mapping | None) -> dict[str, int]:
-        population: dict[str, int] = {}
-        for key, value in (raw or {}).items():
-            where, line = f"district_population.{key}", raw.line_of(key)
-            if key not in District.values:
+    def districts(self, items: _Sequence) -> list[DistrictSpec]:
+        specs, seen_codes = [], {}
+        for index, item in enumerate(items):
+            path, line = f"districts[{index}]", items.line_of(index)
+            values = self.record(item, line, path, _DISTRICT_FIELDS)
+            if values is None:
+                continue
+            if not self.unique(
+                seen_codes,
+                values["code"],
+                item.line_of("code"),
+                f"{path}.code",
+                f"district code '{values['code']}'",
+            ):
+                continue
+            if values["population"] <= 0:
                 self.problem(
-                    line,
-                    where,
-                    f"unknown district '{key}'; expected one of {', '.join(District.values)}",
+                    item.line_of("population"),
+                    f"{path}.population",
+                    f"expected a positive whole number, got {values['population']} (应为正整数)",
                 )
-            elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                self.problem(
-                    line, where, f"expected a positive whole number, got {_describe(value)}"
-                )
-            else:
-                population[key] = value
-        return population
+                continue
+            specs.append(DistrictSpec(**values))
+        return specs
+
+    def known_district(self, item: _Mapping, path: str, code: str) -> bool:
+        """A district referred to by an institution or alliance is one of the file's own."""
+        if code in self.district_codes:
+            return True
+        expected = ", ".join(self.district_codes) or "none: the file lists no district"
+        self.problem(
+            item.line_of("district"),
+            f"{path}.district",
+            f"unknown district '{code}'; expected one of {expected} (未知的区)",
+        )
+        return False
 
     def institutions(self, items: _Sequence) -> list[InstitutionSpec]:
         specs, seen_codes = [], {}
         for index, item in enumerate(items):
             path, line = f"institutions[{index}]", items.line_of(index)
             values = self.record(item, line, path, _INSTITUTION_FIELDS)
-            if values is None:
+            if values is None or not self.known_district(item, path, values["district"]):
                 continue
             if not self.unique(
                 seen_codes,
@@ -589,6 +645,8 @@ class _Validator:
                     f"{path}.district",
                     "a medical community needs its district (医共体须注明所属区)",
                 )
+                continue
+            if values["district"] and not self.known_district(item, path, values["district"]):
                 continue
             members = self.members(
                 values.pop("members"), f"{path}.members", values["code"], known_codes
@@ -677,8 +735,9 @@ def network_file_parse(path: str | Path) -> NetworkSpec:
 
 
 def district_population(path: str | Path = DEFAULT_NETWORK_FILE) -> dict[str, int]:
-    """The approximate population per district in a network file (for the demo generator)."""
-    return dict(network_file_parse(path).district_population)
+    """The approximate population per district code in a network file (for the demo generator;
+    once loaded, the same figures are `District.population`)."""
+    return network_file_parse(path).district_population
 
 
 # The name healthnet/demo/network.py looks up.

@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 from django.db.models import Prefetch, Q, QuerySet
 
-from healthnet.errors import NotFound
+from healthnet.errors import InvalidInput, NotFound
 from healthnet.models import (
     Alliance,
     AllianceMembership,
     Department,
+    District,
     Encounter,
     Institution,
     Resident,
@@ -18,9 +19,31 @@ from healthnet.models import (
 from healthnet.national_id import national_id_hash, parse_national_id
 
 
+def district_by_code(code: str, *, active_only: bool = False) -> District:
+    """The loaded district with this code (any the network file has ever listed; with
+    `active_only`, only those in the file loaded last). A district code is a value the caller
+    sends, so an unknown one is bad input: InvalidInput `district_unknown` (422)."""
+    districts = District.objects.filter(active=True) if active_only else District.objects.all()
+    district = districts.filter(code=code).first()
+    if district is None:
+        raise InvalidInput(
+            "district_unknown", f"未知的区: {code} (unknown district)", field="district"
+        )
+    return district
+
+
+def districts_active() -> QuerySet[District]:
+    """The city's districts as the network file loaded last lists them, by code."""
+    return District.objects.filter(active=True).order_by("code")
+
+
 def institutions_filtered(
     *, tier: str | None = None, district: str | None = None, alliance: str | None = None
 ) -> QuerySet[Institution]:
+    """Active institutions, optionally of one tier, district (a loaded district's code, else
+    `district_unknown`) and current alliance, with their current memberships."""
+    if district:
+        district_by_code(district)
     qs = Institution.objects.filter(active=True)
     if tier:
         qs = qs.filter(tier=tier)

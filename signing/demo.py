@@ -139,7 +139,7 @@ def _teams(
     )
     by_district: dict[str, list[Institution]] = defaultdict(list)
     for institution in primaries:
-        by_district[institution.district].append(institution)
+        by_district[institution.district_id].append(institution)
     district_teams = _largest_remainder(
         {d: residents_by_district.get(d, 0) for d in by_district}, TEAM_COUNT
     )
@@ -163,9 +163,9 @@ def _teams(
                 created_practitioners += 1
         for k in range(per_institution.get(institution.pk, 0)):
             gp = roles[StaffRole.DOCTOR][k % len(roles[StaffRole.DOCTOR])]
-            area = communities.get(institution.district) or []
-            index = district_team_index[institution.district]
-            district_team_index[institution.district] += 1
+            area = communities.get(institution.district_id) or []
+            index = district_team_index[institution.district_id]
+            district_team_index[institution.district_id] += 1
             team = FamilyDoctorTeam(
                 public_id=_uuid(rng),
                 code=f"{institution.code}-t{k + 1:02d}"[:32],
@@ -189,7 +189,8 @@ def _teams(
                     None,
                 ),
             ]
-            hospital_doctors = specialists.get(institution.district) or specialists.get("*") or []
+            district = institution.district_id
+            hospital_doctors = specialists.get(district) or specialists.get("*") or []
             if hospital_doctors:
                 doctor_id, home_id = hospital_doctors[rng.randrange(len(hospital_doctors))]
                 picked.append((doctor_id, TeamMemberRole.SPECIALIST, home_id))
@@ -295,7 +296,7 @@ class _Placement:
         self.by_district: dict[str, list[int]] = defaultdict(list)
         for t in teams:
             self.by_institution[t.institution_id].append(t.pk)
-            self.by_district[t.institution.district].append(t.pk)
+            self.by_district[t.institution.district_id].append(t.pk)
         self.all = [t.pk for t in teams]
 
     def team_for(self, institution_id: int | None, district: str) -> int | None:

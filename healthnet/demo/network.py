@@ -75,7 +75,7 @@ def network_view() -> NetworkView:
             name=row.name,
             tier=row.tier,
             category=row.category,
-            district=row.district,
+            district=row.district_id,
             beds=row.beds,
         )
         for row in Institution.objects.filter(active=True).order_by("code")
@@ -109,5 +109,5 @@ def district_population() -> dict[str, int]:
             figures = {str(key): int(value) for key, value in dict(provider(data_file)).items()}
     if not figures:
         figures = dict(reference.DEFAULT_DISTRICT_POPULATION)
-    known = {choice.value for choice in District}
+    known = set(District.objects.values_list("code", flat=True))
     return {key: value for key, value in figures.items() if key in known and value > 0}

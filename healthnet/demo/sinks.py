@@ -87,7 +87,10 @@ def _indexes_built_after(model: type[models.Model]) -> Iterator[None]:
 @contextmanager
 def _bulk_writer(model: type[models.Model], columns: Sequence[str]) -> Iterator[RowWriter]:
     batch: list[models.Model] = []
-    names = tuple(columns)
+    # Columns as the model's attributes: a foreign key's column may be named other than its
+    # attribute (Resident's `district` column is the attribute `district_id`).
+    attribute_of = {f.column: f.attname for f in model._meta.concrete_fields}
+    names = tuple(attribute_of.get(column, column) for column in columns)
 
     def write(row: Sequence) -> None:
         batch.append(model(**dict(zip(names, row, strict=True))))

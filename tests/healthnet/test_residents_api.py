@@ -64,7 +64,7 @@ def checksum_broken(number: str) -> str:
         (create_payload(national_id="1503021980"), 422, "national_id_length"),
         (create_payload(birth_date="1981-05-17"), 422, "birth_date_mismatch"),
         (create_payload(sex="female"), 422, "sex_mismatch"),
-        (create_payload(district="atlantis"), 422, "validation_error"),
+        (create_payload(district="atlantis"), 422, "district_unknown"),  # not a loaded district
         (create_payload(populations=["elderly_65"]), 422, "population_derived"),
         (create_payload(populations=["vampire"]), 422, "population_unknown"),
         ({"name": "张伟", "district": "haibowan"}, 422, "validation_error"),

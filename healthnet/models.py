@@ -172,6 +172,36 @@ class AllianceMembership(models.Model):
 # --- people ------------------------------------------------------------------------------------
 
 
+class UserRole(models.TextChoices):
+    """The one list of roles, of logins and of practitioners at an institution alike."""
+
+    DOCTOR = "doctor", _("医生")
+    NURSE = "nurse", _("护士")
+    PUBLIC_HEALTH = "public_health", _("公卫医生")
+    REFERRAL_COORDINATOR = "referral_coordinator", _("转诊办")
+    PHARMACIST = "pharmacist", _("药师")
+    CLERK = "clerk", _("挂号收费员")
+    INSTITUTION_ADMIN = "institution_admin", _("机构管理员")
+    BUREAU = "bureau", _("卫健委")
+    RESIDENT = "resident", _("居民")
+    SYSTEM_ADMIN = "system_admin", _("系统管理员")
+
+
+# The staff roles: a login with one of them works for an institution (User's constraint), and a
+# practitioner's role at an institution (PractitionerRole) is one of them.
+INSTITUTION_SCOPED_ROLES = frozenset(
+    {
+        UserRole.DOCTOR,
+        UserRole.NURSE,
+        UserRole.PUBLIC_HEALTH,
+        UserRole.REFERRAL_COORDINATOR,
+        UserRole.PHARMACIST,
+        UserRole.CLERK,
+        UserRole.INSTITUTION_ADMIN,
+    }
+)
+
+
 class Sex(models.TextChoices):
     MALE = "male", _("男")
     FEMALE = "female", _("女")
@@ -188,16 +218,6 @@ class Practitioner(models.Model):
         return self.name
 
 
-class StaffRole(models.TextChoices):
-    DOCTOR = "doctor", _("医生")
-    NURSE = "nurse", _("护士")
-    PUBLIC_HEALTH = "public_health", _("公卫医生")
-    REFERRAL_COORDINATOR = "referral_coordinator", _("转诊办")
-    PHARMACIST = "pharmacist", _("药师")
-    CLERK = "clerk", _("挂号收费员")
-    INSTITUTION_ADMIN = "institution_admin", _("机构管理员")
-
-
 class PractitionerRole(models.Model):
     practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="roles")
     institution = models.ForeignKey(
@@ -210,7 +230,10 @@ class PractitionerRole(models.Model):
         on_delete=models.PROTECT,
         related_name="practitioner_roles",
     )
-    role = models.CharField(max_length=24, choices=StaffRole.choices)
+    role = models.CharField(
+        max_length=24,
+        choices=[(role.value, role.label) for role in UserRole if role in INSTITUTION_SCOPED_ROLES],
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -324,32 +347,6 @@ class Encounter(models.Model):
 
 
 # --- staff users, tokens -----------------------------------------------------------------------
-
-
-class UserRole(models.TextChoices):
-    DOCTOR = "doctor", _("医生")
-    NURSE = "nurse", _("护士")
-    PUBLIC_HEALTH = "public_health", _("公卫医生")
-    REFERRAL_COORDINATOR = "referral_coordinator", _("转诊办")
-    PHARMACIST = "pharmacist", _("药师")
-    CLERK = "clerk", _("挂号收费员")
-    INSTITUTION_ADMIN = "institution_admin", _("机构管理员")
-    BUREAU = "bureau", _("卫健委")
-    RESIDENT = "resident", _("居民")
-    SYSTEM_ADMIN = "system_admin", _("系统管理员")
-
-
-INSTITUTION_SCOPED_ROLES = frozenset(
-    {
-        UserRole.DOCTOR,
-        UserRole.NURSE,
-        UserRole.PUBLIC_HEALTH,
-        UserRole.REFERRAL_COORDINATOR,
-        UserRole.PHARMACIST,
-        UserRole.CLERK,
-        UserRole.INSTITUTION_ADMIN,
-    }
-)
 
 
 class HealthNetUserManager(UserManager):

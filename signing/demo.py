@@ -33,9 +33,9 @@ from healthnet.models import (
     PractitionerRole,
     Resident,
     ResidentPopulationTag,
-    StaffRole,
     Tier,
     User,
+    UserRole,
 )
 from healthnet.populations import age_on, age_populations, birth_date_range_for_age_population
 from signing.bulk import insert_objects
@@ -157,12 +157,12 @@ def _teams(
     district_team_index: dict[str, int] = defaultdict(int)
     for institution in primaries:
         roles = staff[institution.pk]
-        for role in (StaffRole.DOCTOR, StaffRole.NURSE, StaffRole.PUBLIC_HEALTH):
+        for role in (UserRole.DOCTOR, UserRole.NURSE, UserRole.PUBLIC_HEALTH):
             if not roles[role]:
                 roles[role] = [_practitioner_create(institution, role, rng)]
                 created_practitioners += 1
         for k in range(per_institution.get(institution.pk, 0)):
-            gp = roles[StaffRole.DOCTOR][k % len(roles[StaffRole.DOCTOR])]
+            gp = roles[UserRole.DOCTOR][k % len(roles[UserRole.DOCTOR])]
             area = communities.get(institution.district_id) or []
             index = district_team_index[institution.district_id]
             district_team_index[institution.district_id] += 1
@@ -179,12 +179,12 @@ def _teams(
             picked = [
                 (gp, TeamMemberRole.GP, None),
                 (
-                    roles[StaffRole.NURSE][k % len(roles[StaffRole.NURSE])],
+                    roles[UserRole.NURSE][k % len(roles[UserRole.NURSE])],
                     TeamMemberRole.NURSE,
                     None,
                 ),
                 (
-                    roles[StaffRole.PUBLIC_HEALTH][k % len(roles[StaffRole.PUBLIC_HEALTH])],
+                    roles[UserRole.PUBLIC_HEALTH][k % len(roles[UserRole.PUBLIC_HEALTH])],
                     TeamMemberRole.PUBLIC_HEALTH,
                     None,
                 ),
@@ -218,7 +218,7 @@ def _staff_by_institution() -> dict[int, dict[str, list[int]]]:
         PractitionerRole.objects.filter(
             active=True,
             institution__tier=Tier.PRIMARY,
-            role__in=[StaffRole.DOCTOR, StaffRole.NURSE, StaffRole.PUBLIC_HEALTH],
+            role__in=[UserRole.DOCTOR, UserRole.NURSE, UserRole.PUBLIC_HEALTH],
         )
         .order_by("institution_id", "role", "practitioner_id")
         .values_list("institution_id", "role", "practitioner_id")
@@ -233,7 +233,7 @@ def _specialists_by_district() -> dict[str, list[tuple[int, int]]]:
     """(practitioner, hospital) doctors of higher-tier hospitals, by district ("*" = any)."""
     found: dict[str, list[tuple[int, int]]] = defaultdict(list)
     rows = (
-        PractitionerRole.objects.filter(active=True, role=StaffRole.DOCTOR)
+        PractitionerRole.objects.filter(active=True, role=UserRole.DOCTOR)
         .exclude(institution__tier=Tier.PRIMARY)
         .order_by("practitioner_id")
         .values_list("institution__district", "practitioner_id", "institution_id")
@@ -260,7 +260,7 @@ def _communities_by_district() -> dict[str, list[str]]:
 def _practitioner_create(institution: Institution, role: str, rng: random.Random) -> int:
     number = rng.randrange(10**9)
     practitioner = Practitioner.objects.create(
-        name=f"{institution.name[:6]}{StaffRole(role).label}",
+        name=f"{institution.name[:6]}{UserRole(role).label}",
         sex="female" if rng.random() < 0.6 else "male",
         title="",
         license_number=f"DEMO-SIGN-{institution.code}-{role}-{number}"[:40],

@@ -8,23 +8,23 @@ from collections.abc import Callable
 
 from healthnet.demo.network import InstitutionView, NetworkView
 from healthnet.demo.people import NameMaker
-from healthnet.models import Department, Practitioner, PractitionerRole, StaffRole
+from healthnet.models import Department, Practitioner, PractitionerRole, UserRole
 
 DOCTOR_TITLES = [("住院医师", 0.40), ("主治医师", 0.35), ("副主任医师", 0.17), ("主任医师", 0.08)]
 NURSE_TITLES = [("护士", 0.35), ("护师", 0.35), ("主管护师", 0.25), ("副主任护师", 0.05)]
 TITLES = {
-    StaffRole.PUBLIC_HEALTH: "公共卫生医师",
-    StaffRole.PHARMACIST: "药师",
-    StaffRole.REFERRAL_COORDINATOR: "",
-    StaffRole.CLERK: "",
-    StaffRole.INSTITUTION_ADMIN: "",
+    UserRole.PUBLIC_HEALTH: "公共卫生医师",
+    UserRole.PHARMACIST: "药师",
+    UserRole.REFERRAL_COORDINATOR: "",
+    UserRole.CLERK: "",
+    UserRole.INSTITUTION_ADMIN: "",
 }
-LICENSED = {StaffRole.DOCTOR, StaffRole.NURSE, StaffRole.PUBLIC_HEALTH, StaffRole.PHARMACIST}
+LICENSED = {UserRole.DOCTOR, UserRole.NURSE, UserRole.PUBLIC_HEALTH, UserRole.PHARMACIST}
 PHARMACY_WORDS = ("pharmacy", "药剂", "药房")
 PREVENTIVE_WORDS = ("preventive", "public-health", "public_health", "预防", "公共卫生", "公卫")
 NO_NURSING_WORDS = ("laboratory", "检验", "imaging", "影像", "radiology", *PHARMACY_WORDS)
 # Who heads a department: its first doctor, else its first public-health doctor, pharmacist, nurse.
-HEAD_ORDER = [StaffRole.DOCTOR, StaffRole.PUBLIC_HEALTH, StaffRole.PHARMACIST, StaffRole.NURSE]
+HEAD_ORDER = [UserRole.DOCTOR, UserRole.PUBLIC_HEALTH, UserRole.PHARMACIST, UserRole.NURSE]
 
 
 def staffing(institution: InstitutionView, rng: random.Random) -> dict[str, int]:
@@ -33,24 +33,24 @@ def staffing(institution: InstitutionView, rng: random.Random) -> dict[str, int]
     if institution.is_primary:
         total = max(20, min(60, 20 + institution.beds // 2 + int(rng.random() * 16)))
         return {
-            StaffRole.DOCTOR: round(total * 0.33),
-            StaffRole.NURSE: round(total * 0.28),
-            StaffRole.PUBLIC_HEALTH: round(total * 0.18),
-            StaffRole.PHARMACIST: max(1, round(total * 0.06)),
-            StaffRole.CLERK: max(2, round(total * 0.08)),
-            StaffRole.REFERRAL_COORDINATOR: 1 if total < 40 else 2,
-            StaffRole.INSTITUTION_ADMIN: 1,
+            UserRole.DOCTOR: round(total * 0.33),
+            UserRole.NURSE: round(total * 0.28),
+            UserRole.PUBLIC_HEALTH: round(total * 0.18),
+            UserRole.PHARMACIST: max(1, round(total * 0.06)),
+            UserRole.CLERK: max(2, round(total * 0.08)),
+            UserRole.REFERRAL_COORDINATOR: 1 if total < 40 else 2,
+            UserRole.INSTITUTION_ADMIN: 1,
         }
     beds = max(institution.beds, 20)
     doctors = max(10, round(beds * 0.5))
     return {
-        StaffRole.DOCTOR: doctors,
-        StaffRole.NURSE: round(doctors * 1.3),
-        StaffRole.PUBLIC_HEALTH: max(2, round(beds * 0.01)),
-        StaffRole.PHARMACIST: max(3, round(beds * 0.04)),
-        StaffRole.CLERK: max(4, round(beds * 0.05)),
-        StaffRole.REFERRAL_COORDINATOR: max(2, min(6, beds // 250)),
-        StaffRole.INSTITUTION_ADMIN: 2,
+        UserRole.DOCTOR: doctors,
+        UserRole.NURSE: round(doctors * 1.3),
+        UserRole.PUBLIC_HEALTH: max(2, round(beds * 0.01)),
+        UserRole.PHARMACIST: max(3, round(beds * 0.04)),
+        UserRole.CLERK: max(4, round(beds * 0.05)),
+        UserRole.REFERRAL_COORDINATOR: max(2, min(6, beds // 250)),
+        UserRole.INSTITUTION_ADMIN: 2,
     }
 
 
@@ -76,7 +76,7 @@ def generate_staff(
         for role, number in counts.items():
             for k in range(number):
                 sex = (
-                    "female" if rng.random() < (0.9 if role == StaffRole.NURSE else 0.5) else "male"
+                    "female" if rng.random() < (0.9 if role == UserRole.NURSE else 0.5) else "male"
                 )
                 license_number = None
                 if role in LICENSED:
@@ -127,10 +127,10 @@ def _workplaces(institution: InstitutionView) -> dict[str, list]:
     not_nursed = matching(NO_NURSING_WORDS)
     clinical = [d for d in institution.departments if d not in pharmacy] or institution.departments
     return {
-        StaffRole.DOCTOR: clinical,
-        StaffRole.NURSE: [d for d in clinical if d not in not_nursed] or clinical,
-        StaffRole.PUBLIC_HEALTH: matching(PREVENTIVE_WORDS),
-        StaffRole.PHARMACIST: pharmacy,
+        UserRole.DOCTOR: clinical,
+        UserRole.NURSE: [d for d in clinical if d not in not_nursed] or clinical,
+        UserRole.PUBLIC_HEALTH: matching(PREVENTIVE_WORDS),
+        UserRole.PHARMACIST: pharmacy,
     }
 
 
@@ -158,8 +158,8 @@ def _appoint_heads(
 
 
 def _title(rng: random.Random, role: str) -> str:
-    if role in (StaffRole.DOCTOR, StaffRole.NURSE):
-        table = DOCTOR_TITLES if role == StaffRole.DOCTOR else NURSE_TITLES
+    if role in (UserRole.DOCTOR, UserRole.NURSE):
+        table = DOCTOR_TITLES if role == UserRole.DOCTOR else NURSE_TITLES
         draw = rng.random()
         for title, share in table:
             draw -= share

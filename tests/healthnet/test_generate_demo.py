@@ -28,8 +28,8 @@ from healthnet.models import (
     PractitionerRole,
     Resident,
     ResidentPopulationTag,
-    StaffRole,
     Tier,
+    UserRole,
 )
 from healthnet.national_id import decrypt_national_id, national_id_hash, parse_national_id
 from healthnet.populations import age_on
@@ -219,21 +219,21 @@ def test_every_institution_is_staffed_with_department_heads(network):
         roles = Counter(
             PractitionerRole.objects.filter(institution=institution).values_list("role", flat=True)
         )
-        assert roles[StaffRole.DOCTOR] > 0
-        assert roles[StaffRole.NURSE] > 0
-        assert roles[StaffRole.REFERRAL_COORDINATOR] >= 1
-        assert roles[StaffRole.CLERK] >= 1
-        assert roles[StaffRole.PHARMACIST] >= 1
-        assert roles[StaffRole.PUBLIC_HEALTH] >= 1
+        assert roles[UserRole.DOCTOR] > 0
+        assert roles[UserRole.NURSE] > 0
+        assert roles[UserRole.REFERRAL_COORDINATOR] >= 1
+        assert roles[UserRole.CLERK] >= 1
+        assert roles[UserRole.PHARMACIST] >= 1
+        assert roles[UserRole.PUBLIC_HEALTH] >= 1
         if institution.tier == Tier.PRIMARY:
             assert 20 <= sum(roles.values()) <= 60
         else:
-            assert roles[StaffRole.DOCTOR] == max(10, round(institution.beds / 2))
+            assert roles[UserRole.DOCTOR] == max(10, round(institution.beds / 2))
     for department in Department.objects.all():
         assert department.head_id is not None
         # Clinical departments are headed by one of their own doctors.
         assert PractitionerRole.objects.filter(
-            practitioner_id=department.head_id, department=department, role=StaffRole.DOCTOR
+            practitioner_id=department.head_id, department=department, role=UserRole.DOCTOR
         ).exists()
     pharmacy = DepartmentFactory(
         institution=InstitutionFactory(code="t-second", tier=Tier.TERTIARY, beds=40),
@@ -245,10 +245,10 @@ def test_every_institution_is_staffed_with_department_heads(network):
     run(residents=10)
     pharmacy.refresh_from_db()
     assert PractitionerRole.objects.filter(
-        practitioner_id=pharmacy.head_id, department=pharmacy, role=StaffRole.PHARMACIST
+        practitioner_id=pharmacy.head_id, department=pharmacy, role=UserRole.PHARMACIST
     ).exists()
     assert not PractitionerRole.objects.filter(
-        department=pharmacy, role__in=[StaffRole.DOCTOR, StaffRole.NURSE]
+        department=pharmacy, role__in=[UserRole.DOCTOR, UserRole.NURSE]
     ).exists()
 
 

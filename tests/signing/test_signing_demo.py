@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from healthnet.models import Practitioner, PractitionerRole, ResidentPopulationTag, StaffRole, Tier
+from healthnet.models import Practitioner, PractitionerRole, ResidentPopulationTag, Tier, UserRole
 from signing import demo
 from signing.models import (
     Contract,
@@ -24,7 +24,7 @@ TODAY = dt.date(2026, 11, 29)
 
 
 def _staff(institution, n: int) -> None:
-    for k, role in enumerate([StaffRole.DOCTOR, StaffRole.NURSE, StaffRole.PUBLIC_HEALTH] * n):
+    for k, role in enumerate([UserRole.DOCTOR, UserRole.NURSE, UserRole.PUBLIC_HEALTH] * n):
         p = Practitioner.objects.create(
             name=f"{institution.code}-{k}", sex="male", license_number=f"L-{institution.code}-{k}"
         )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 from django.db.models import Prefetch, Q, QuerySet
 
+from healthnet import permissions
 from healthnet.errors import InvalidInput, NotFound
 from healthnet.models import (
     Alliance,
@@ -15,6 +17,7 @@ from healthnet.models import (
     Encounter,
     Institution,
     Resident,
+    User,
 )
 from healthnet.national_id import national_id_hash, parse_national_id
 
@@ -95,14 +98,30 @@ def alliance_detail(*, code: str) -> Alliance:
     return alliance
 
 
-def resident_by_public_id(public_id) -> Resident:
+def resident_not_found() -> NotFound:
+    """The one answer for a resident who does not exist *or* is out of the caller's scope: the
+    same code and message, so a refusal tells nothing of who exists (docs/design.md §9)."""
+    return NotFound("resident_not_found", "居民不存在 (no such resident)")
+
+
+def resident_by_public_id(public_id: uuid.UUID | str) -> Resident:
     resident = (
         Resident.objects.select_related("registered_by")
         .prefetch_related("population_tags")
         .filter(public_id=public_id)
     ).first()
     if resident is None:
-        raise NotFound("resident_not_found", "居民不存在 (no such resident)")
+        raise resident_not_found()
+    return resident
+
+
+def resident_visible_to(user: User, public_id: uuid.UUID | str) -> Resident:
+    """The resident, if the user may read them (healthnet.permissions.can_view_resident);
+    otherwise exactly the 404 of a resident who does not exist."""
+    resident = resident_by_public_id(public_id)
+    related = resident_related_to_institution(resident, user.institution_id)
+    if not permissions.can_view_resident(user, resident, related_to_institution=related):
+        raise resident_not_found()
     return resident
 
 

@@ -15,7 +15,7 @@ from django.db.migrations.executor import MigrationExecutor
 from healthnet.errors import InvalidInput
 from healthnet.models import AuditEvent, District, Institution, Resident, UserRole
 from healthnet.national_id import make_national_id
-from healthnet.selectors import district_by_code
+from healthnet.selectors import district_by_code, districts_active
 from tests.conftest import api_client_for
 from tests.factories import UserFactory
 
@@ -118,6 +118,7 @@ def test_changed_and_dropped_districts_are_updated_and_deactivated(tmp_path):
     assert "updated district qc-hedong: population" in output
     assert District.objects.get(code="qc-hedong").population == 215_000
     assert District.objects.get(code="qc-beishan").active is False
+    assert [d.code for d in districts_active()] == ["qc-hedong", "qc-shanxi"]
     event = AuditEvent.objects.filter(action="network_load").order_by("pk").last()
     assert event.details["deactivated_districts"] == ["qc-beishan"]
     assert event.details["counts"]["districts"] == {

@@ -103,7 +103,7 @@ def _load_network(env: dict) -> str:
 def create_minimal_network() -> None:
     """A Wuhai-shaped stand-in (1 tertiary, 5 specialist, 4 district, 16 primary; SAMPLE names)
     for when the network file is not there. Runs inside a configured Django."""
-    from healthnet.models import Department, Institution
+    from healthnet.models import Department, District, Institution
 
     hospitals = [
         ("wh-t-renmin", "乌海市人民医院", "tertiary", "general_hospital", "haibowan", 1200),
@@ -142,6 +142,12 @@ def create_minimal_network() -> None:
         ("public-health", "公共卫生科", "public_health"),
         ("tcm", "中医科", "tcm"),
     ]
+    for code, name, population in (
+        ("haibowan", "海勃湾区", 300_000),
+        ("wuda", "乌达区", 140_000),
+        ("hainan", "海南区", 120_000),
+    ):
+        District.objects.get_or_create(code=code, defaults={"name": name, "population": population})
     for code, name, tier, category, district, beds in hospitals + primaries:
         institution, _ = Institution.objects.get_or_create(
             code=code,
@@ -149,7 +155,7 @@ def create_minimal_network() -> None:
                 "name": name,
                 "tier": tier,
                 "category": category,
-                "district": district,
+                "district_id": district,
                 "beds": beds,
                 "is_sample_name": True,
             },

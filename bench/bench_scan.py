@@ -116,9 +116,10 @@ def _seed(residents: int) -> None:
     _migrate()
     from healthcodes.keys import healthcode_keys_rotate
     from healthcodes.models import HealthCard
-    from healthnet.models import Institution, Resident, User, UserRole
+    from healthnet.models import District, Institution, Resident, User, UserRole
     from healthnet.national_id import encrypt_national_id, make_national_id, national_id_hash
 
+    District.objects.get_or_create(code="haibowan", defaults={"name": "海勃湾区"})
     institutions = [
         Institution.objects.get_or_create(
             code=f"bench-p-{n:02d}",
@@ -126,7 +127,7 @@ def _seed(residents: int) -> None:
                 "name": f"压测社区卫生服务中心{n}",
                 "tier": "primary",
                 "category": "community_health_center",
-                "district": "haibowan",
+                "district_id": "haibowan",
                 "is_sample_name": True,
             },
         )[0]
@@ -156,7 +157,7 @@ def _seed(residents: int) -> None:
                 name=f"压测居民{n}",
                 sex="male" if (n % 400) % 2 else "female",
                 birth_date=birth,
-                district="haibowan",
+                district_id="haibowan",
                 registered_by=institutions[n % INSTITUTIONS],
             )
         )

@@ -124,7 +124,7 @@ class _Placement:
         self.by_district: dict[str, list[int]] = defaultdict(list)
         for t in teams:
             self.by_institution[t.institution_id].append(t.pk)
-            self.by_district[t.institution.district].append(t.pk)
+            self.by_district[t.institution.district_id].append(t.pk)
         self.all = [t.pk for t in teams]
 
     def team_for(self, institution_id: int | None, district: str) -> int | None:

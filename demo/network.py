@@ -4,13 +4,9 @@ departments, and how the city's population splits over the districts."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
-
-from django.conf import settings
 
 from demo import reference
 from healthnet.models import Department, District, Institution, Tier
-from healthnet.network_file import district_population as district_population_in_file
 
 
 class NetworkMissing(Exception):
@@ -74,7 +70,7 @@ def network_view() -> NetworkView:
             name=row.name,
             tier=row.tier,
             category=row.category,
-            district=row.district,
+            district=row.district_id,
             beds=row.beds,
         )
         for row in Institution.objects.filter(active=True).order_by("code")
@@ -97,14 +93,17 @@ def network_view() -> NetworkView:
 
 
 def district_population() -> dict[str, int]:
-    """Residents per district: from the network data file (settings.NETWORK_DATA_FILE, read by
-    healthnet/network_file.py: the one place a city states its population), else Wuhai's
-    census."""
-    figures: dict[str, int] = {}
-    data_file = Path(settings.NETWORK_DATA_FILE)
-    if data_file.exists():
-        figures = district_population_in_file(data_file)
+    """Residents per district: the populations the network file gave the districts
+    (healthnet.models.District, loaded by load_network), else Wuhai's census for any loaded
+    district the file gave none."""
+    loaded = dict(
+        District.objects.filter(active=True).order_by("code").values_list("code", "population")
+    )
+    figures = {code: population for code, population in loaded.items() if population}
     if not figures:
-        figures = dict(reference.DEFAULT_DISTRICT_POPULATION)
-    known = {choice.value for choice in District}
-    return {key: value for key, value in figures.items() if key in known and value > 0}
+        figures = {
+            code: population
+            for code, population in reference.DEFAULT_DISTRICT_POPULATION.items()
+            if code in loaded
+        }
+    return {code: population for code, population in figures.items() if population > 0}

@@ -197,7 +197,7 @@ def generate_residents(
                 birth_date=birth_date,
                 phone=phone,
                 address=address,
-                district=district,
+                district_id=district,
                 community=community,
                 registered_by_id=network.institutions[home].id if home >= 0 else None,
             )

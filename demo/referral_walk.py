@@ -100,7 +100,7 @@ class ReferralWalker:
         """The walk of a new referral opened `at`, or None when it has nowhere to go."""
         home = self.institutions.get(resident.registered_by_id)
         if home is None or home.tier != Tier.PRIMARY:
-            local = [p for p in self.primaries if p.district == resident.district]
+            local = [p for p in self.primaries if p.district == resident.district_id]
             home = self.rng.choice(local or self.primaries)
         if direction == ReferralDirection.UP:
             source = home

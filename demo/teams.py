@@ -52,7 +52,7 @@ def generate_teams(
     )
     by_district: dict[str, list[Institution]] = defaultdict(list)
     for institution in primaries:
-        by_district[institution.district].append(institution)
+        by_district[institution.district_id].append(institution)
     district_teams = _largest_remainder(
         {d: residents_by_district.get(d, 0) for d in by_district}, TEAM_COUNT
     )
@@ -76,9 +76,9 @@ def generate_teams(
                 created_practitioners += 1
         for k in range(per_institution.get(institution.pk, 0)):
             gp = roles[UserRole.DOCTOR][k % len(roles[UserRole.DOCTOR])]
-            area = communities.get(institution.district) or []
-            index = district_team_index[institution.district]
-            district_team_index[institution.district] += 1
+            area = communities.get(institution.district_id) or []
+            index = district_team_index[institution.district_id]
+            district_team_index[institution.district_id] += 1
             team = FamilyDoctorTeam(
                 public_id=random_uuid(rng),
                 code=f"{institution.code}-t{k + 1:02d}"[:32],
@@ -102,7 +102,9 @@ def generate_teams(
                     None,
                 ),
             ]
-            hospital_doctors = specialists.get(institution.district) or specialists.get("*") or []
+            hospital_doctors = (
+                specialists.get(institution.district_id) or specialists.get("*") or []
+            )
             if hospital_doctors:
                 doctor_id, home_id = hospital_doctors[rng.randrange(len(hospital_doctors))]
                 picked.append((doctor_id, TeamMemberRole.SPECIALIST, home_id))

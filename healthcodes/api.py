@@ -7,13 +7,14 @@ no authentication and is cached by proxies.
 import base64
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 
 from config.pagination import PageNumberPagination
 from healthcodes import permissions, selectors, services
-from healthcodes.models import HealthCard, ScanPurpose, ScanResult
+from healthcodes.models import ScanPurpose, ScanResult
 from healthcodes.rendering import render_png
 from healthnet.errors import Forbidden
 from healthnet.selectors import resident_by_public_id
@@ -36,26 +37,28 @@ class ScanIn(Schema):
 
 
 class ContractSummaryOut(Schema):
-    id: uuid.UUID | None
+    id: uuid.UUID | None = Field(..., alias="public_id")
     status: str | None
     start_date: dt.date | None
     end_date: dt.date | None
-    team: str | None
-    team_institution: str | None
+    team: str | None = Field(..., alias="team.name")
+    team_institution: str | None = Field(..., alias="team.institution.name")
 
 
 class ReferralSummaryOut(Schema):
-    id: uuid.UUID | None
+    id: uuid.UUID | None = Field(..., alias="public_id")
     direction: str | None
     status: str | None
     urgency: str | None
-    from_institution: str | None
-    to_institution: str | None
-    to_department: str | None
+    from_institution: str | None = Field(..., alias="from_institution.name")
+    to_institution: str | None = Field(..., alias="to_institution.name")
+    to_department: str | None = Field(..., alias="to_department.name")
     appointment_date: dt.date | None
 
 
 class ResidentSummaryOut(Schema):
+    """Reads healthcodes.selectors.ScanSummary."""
+
     resident_id: uuid.UUID
     name: str
     sex: str
@@ -68,14 +71,24 @@ class ResidentSummaryOut(Schema):
 
 
 class ScanOut(Schema):
-    scan_id: uuid.UUID
-    result: str
-    purpose: ScanPurpose
+    """Reads healthcodes.services.ScanOutcome."""
+
+    scan_id: uuid.UUID = Field(..., alias="event.public_id")
+    result: str = Field(..., alias="event.result")
+    purpose: ScanPurpose = Field(..., alias="event.purpose")
     code_type: str
-    code_expires_at: dt.datetime
-    resident: ResidentSummaryOut
+    code_expires_at: dt.datetime = Field(..., alias="expires_at")
+    resident: ResidentSummaryOut = Field(..., alias="summary")
     encounter_id: uuid.UUID | None
     referrals_arrived: list[uuid.UUID]
+
+    @staticmethod
+    def resolve_encounter_id(obj) -> uuid.UUID | None:
+        return obj.encounter.public_id if obj.encounter else None
+
+    @staticmethod
+    def resolve_referrals_arrived(obj) -> list[uuid.UUID]:
+        return [referral.public_id for referral in obj.referrals_arrived]
 
 
 @router.post("/healthcodes/scan", response=ScanOut)
@@ -83,23 +96,13 @@ def healthcode_scan(request, payload: ScanIn):
     """Scan a resident's QR code at the caller's institution. Refusals answer 4xx with the reason
     as `code`: 422 for an invalid, expired or revoked code, 409 `replayed`, 403
     `id_check_required`, 429 `rate_limited`. Send `X-Device-Id` to be rate limited per device."""
-    outcome = services.healthcode_scan(
+    return services.healthcode_scan(
         actor=request.user,
         code=payload.code,
         purpose=payload.purpose,
         id_checked=payload.id_checked,
         device_id=request.headers.get("X-Device-Id", ""),
     )
-    return {
-        "scan_id": outcome.event.public_id,
-        "result": outcome.event.result,
-        "purpose": outcome.event.purpose,
-        "code_type": outcome.code_type,
-        "code_expires_at": outcome.expires_at,
-        "resident": outcome.summary,
-        "encounter_id": outcome.encounter.public_id if outcome.encounter else None,
-        "referrals_arrived": [r.public_id for r in outcome.referrals_arrived],
-    }
 
 
 class ScanEventOut(Schema):
@@ -148,35 +151,42 @@ def scan_event_list(request, filters: Query[ScanEventFilter]):
 # --- the resident's own code -------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LiveCode:
+    """The resident's current dynamic code and the seconds after which the phone asks again."""
+
+    issued: services.IssuedCode
+    refresh_after: int
+
+
 class MyHealthCodeOut(Schema):
-    code: str
-    code_type: str
-    issued_at: dt.datetime
-    expires_at: dt.datetime
+    """Reads LiveCode."""
+
+    code: str = Field(..., alias="issued.text")
+    code_type: str = Field(..., alias="issued.code_type")
+    issued_at: dt.datetime = Field(..., alias="issued.issued_at")
+    expires_at: dt.datetime = Field(..., alias="issued.expires_at")
     refresh_after: int = Field(..., description="seconds until the phone should ask again")
     svg: str
+
+    @staticmethod
+    def resolve_svg(obj) -> str:
+        return services.healthcode_svg(obj.issued)
 
 
 @router.get("/me/healthcode", response=MyHealthCodeOut)
 def my_healthcode(request):
     """The signed-in resident's live (dynamic) code: text, expiry, refresh interval and QR SVG."""
     issued, refresh_after = services.healthcode_current_for_resident(actor=request.user)
-    return {
-        "code": issued.text,
-        "code_type": issued.code_type,
-        "issued_at": issued.issued_at,
-        "expires_at": issued.expires_at,
-        "refresh_after": refresh_after,
-        "svg": services.healthcode_svg(issued),
-    }
+    return LiveCode(issued, refresh_after)
 
 
 # --- cards -------------------------------------------------------------------------------------
 
 
 class CardOut(Schema):
-    id: uuid.UUID
-    resident_id: uuid.UUID
+    id: uuid.UUID = Field(..., alias="public_id")
+    resident_id: uuid.UUID = Field(..., alias="resident.public_id")
     issued_at: dt.datetime
     revoked_at: dt.datetime | None
 
@@ -186,51 +196,47 @@ class RevokeIn(Schema):
 
 
 class StaticCodeOut(Schema):
-    code: str
+    """Reads healthcodes.services.IssuedCode; its QR as SVG, and as PNG for card printers."""
+
+    code: str = Field(..., alias="text")
     code_type: str
     issued_at: dt.datetime
     expires_at: dt.datetime
     svg: str
     png_data_uri: str = Field(..., description="the same QR as PNG, for card printers")
 
+    @staticmethod
+    def resolve_svg(obj) -> str:
+        return services.healthcode_svg(obj)
 
-def card_out(card: HealthCard) -> dict:
-    return {
-        "id": card.public_id,
-        "resident_id": card.resident.public_id,
-        "issued_at": card.issued_at,
-        "revoked_at": card.revoked_at,
-    }
+    @staticmethod
+    def resolve_png_data_uri(obj) -> str:
+        png = render_png(obj.text, print_quality=True)
+        return "data:image/png;base64," + base64.b64encode(png).decode()
 
 
 @router.post("/healthcodes/cards/{uuid:resident_id}", response=CardOut)
 def healthcard_issue(request, resident_id: uuid.UUID):
-    """The resident's current card, created if they have none (idempotent)."""
+    """The resident's current card, created if they have none (idempotent). A role that may
+    manage no card: 403; a resident out of the caller's scope: the 404 of an unknown one."""
+    services.healthcard_role_require(request.user)  # before the lookup: no existence oracle
     resident = resident_by_public_id(resident_id)
-    return card_out(services.healthcard_issue(actor=request.user, resident=resident))
+    return services.healthcard_issue(actor=request.user, resident=resident)
 
 
 @router.post("/healthcodes/cards/{uuid:resident_id}/revoke", response=CardOut)
 def healthcard_revoke(request, resident_id: uuid.UUID, payload: RevokeIn):
     """Revoke the current card (lost phone or card) and return the new one: every code of the
     old card fails with `revoked` from now on."""
+    services.healthcard_role_require(request.user)
     resident = resident_by_public_id(resident_id)
-    card = services.healthcard_revoke(actor=request.user, resident=resident, reason=payload.reason)
-    return card_out(card)
+    return services.healthcard_revoke(actor=request.user, resident=resident, reason=payload.reason)
 
 
 @router.post("/healthcodes/cards/{uuid:resident_id}/static", response=StaticCodeOut)
 def healthcode_static(request, resident_id: uuid.UUID):
     """A long-lived code to print (ECC Q). Dispensing on it needs an ID check."""
+    services.healthcode_static_role_require(request.user)
     resident = resident_by_public_id(resident_id)
     card = services.healthcard_issue(actor=request.user, resident=resident)
-    issued = services.healthcode_issue_static(actor=request.user, card=card)
-    return {
-        "code": issued.text,
-        "code_type": issued.code_type,
-        "issued_at": issued.issued_at,
-        "expires_at": issued.expires_at,
-        "svg": services.healthcode_svg(issued),
-        "png_data_uri": "data:image/png;base64,"
-        + base64.b64encode(render_png(issued.text, print_quality=True)).decode(),
-    }
+    return services.healthcode_issue_static(actor=request.user, card=card)

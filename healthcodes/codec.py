@@ -280,9 +280,16 @@ def issue_code(
 
 
 class KeyStatus(StrEnum):
-    """``active`` signs new codes; ``retired`` only verifies the codes it signed; a
-    ``compromised`` key verifies nothing (its codes must be reissued)."""
+    """The life of a signing key: the one list of statuses, shared by the offline verifier and
+    the key table (healthcodes.models takes its choices from here, so this module stays free of
+    Django).
 
+    ``next`` is published a week before it signs anything, so every offline verifier has it in
+    time; ``active`` signs new codes; ``retired`` signs nothing and only verifies the codes it
+    signed, until they have all expired; a ``compromised`` key verifies nothing (its codes must
+    be reissued)."""
+
+    NEXT = "next"
     ACTIVE = "active"
     RETIRED = "retired"
     COMPROMISED = "compromised"

@@ -13,15 +13,16 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from healthcodes.codec import KeyStatus
 
-class KeyStatus(models.TextChoices):
-    # Published a week before it signs anything, so every offline verifier has it in time.
-    NEXT = "next", _("待启用")
-    ACTIVE = "active", _("使用中")
-    # Signs nothing; still published until every code it signed has expired.
-    RETIRED = "retired", _("已退役")
-    # Published as compromised: verifiers refuse its codes at once.
-    COMPROMISED = "compromised", _("已泄露")
+# The statuses are the offline codec's (what each means is documented there); the table adds
+# their names in the interface.
+KEY_STATUS_LABELS = {
+    KeyStatus.NEXT: _("待启用"),
+    KeyStatus.ACTIVE: _("使用中"),
+    KeyStatus.RETIRED: _("已退役"),
+    KeyStatus.COMPROMISED: _("已泄露"),
+}
 
 
 class HealthCodeKey(models.Model):
@@ -31,7 +32,9 @@ class HealthCodeKey(models.Model):
 
     kid = models.CharField(max_length=32, unique=True)
     iss = models.CharField(max_length=64)
-    status = models.CharField(max_length=12, choices=KeyStatus.choices)
+    status = models.CharField(
+        max_length=12, choices=[(status.value, KEY_STATUS_LABELS[status]) for status in KeyStatus]
+    )
     not_before = models.DateTimeField()
     not_after = models.DateTimeField()
     public_key_pem = models.TextField()
@@ -54,7 +57,7 @@ class HealthCodeKey(models.Model):
                 name="healthcodekey_window_ordered",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["next", "active", "retired", "compromised"]),
+                condition=Q(status__in=[status.value for status in KeyStatus]),
                 name="healthcodekey_status_known",
             ),
         ]

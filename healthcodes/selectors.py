@@ -7,17 +7,23 @@ referrals (referrals.selectors.referrals_open_for_resident) through those apps' 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from django.db.models import QuerySet
 
 from healthcodes import permissions
 from healthcodes.models import HealthCard, ScanEvent
 from healthnet.models import Resident, User
-from healthnet.national_id import decrypt_national_id, mask_national_id
+from healthnet.national_id import resident_national_id_masked
 from healthnet.populations import age_on, resident_key_populations
 from referrals.selectors import referrals_open_for_resident
 from signing.selectors import active_contract_for
+
+if TYPE_CHECKING:  # the rows come from those apps' selectors; only their types are named here
+    from referrals.models import Referral
+    from signing.models import Contract
 
 
 def healthcard_current(*, resident: Resident) -> HealthCard | None:
@@ -49,62 +55,45 @@ def scan_events_for_institution(
 # --- the resident summary a scan shows ---------------------------------------------------------
 
 
-def scan_summary(*, user: User, resident: Resident, on: dt.date) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ScanSummary:
+    """What a scan shows of the resident (healthcodes.api.ResidentSummaryOut reads it): identity,
+    the contract (None when unsigned or not for this role), open referrals and today's
+    appointments at the scanning institution (empty when not for this role)."""
+
+    resident_id: uuid.UUID
+    name: str
+    sex: str
+    age: int
+    national_id_masked: str
+    key_populations: list[str]
+    contract: Contract | None = None
+    referrals: list[Referral] = field(default_factory=list)
+    appointments_today: list[Referral] = field(default_factory=list)
+
+
+def scan_summary(*, user: User, resident: Resident, on: dt.date) -> ScanSummary:
     """What the scanning role may see of the resident (healthcodes.permissions): identity with the
     ID masked for everyone; contract and team; referrals and today's appointments for the roles
     that register, treat or route patients."""
-    summary: dict[str, Any] = {
-        "resident_id": resident.public_id,
-        "name": resident.name,
-        "sex": resident.sex,
-        "age": age_on(resident.birth_date, on),
-        "national_id_masked": mask_national_id(decrypt_national_id(resident.national_id_encrypted)),
-        "key_populations": resident_key_populations(resident, on=on),
-        "contract": None,
-        "referrals": [],
-        "appointments_today": [],
-    }
-    if permissions.can_see_scan_contract(user):
-        summary["contract"] = _contract_summary(resident)
-    if permissions.can_see_scan_referrals(user):
-        referrals = _open_referrals(resident)
-        summary["referrals"] = [summary for summary, _ in referrals]
-        summary["appointments_today"] = [
-            summary
-            for summary, to_institution_id in referrals
-            if summary["appointment_date"] == on and to_institution_id == user.institution_id
-        ]
-    return summary
-
-
-def _contract_summary(resident: Resident) -> dict[str, Any] | None:
-    contract = active_contract_for(resident)
-    if contract is None:
-        return None
-    return {
-        "id": contract.public_id,
-        "status": contract.status,
-        "start_date": contract.start_date,
-        "end_date": contract.end_date,
-        "team": contract.team.name,
-        "team_institution": contract.team.institution.name,
-    }
-
-
-def _open_referrals(resident: Resident) -> list[tuple[dict[str, Any], int]]:
-    return [
-        (
-            {
-                "id": referral.public_id,
-                "direction": referral.direction,
-                "status": referral.status,
-                "urgency": referral.urgency,
-                "from_institution": referral.from_institution.name,
-                "to_institution": referral.to_institution.name,
-                "to_department": referral.to_department.name,
-                "appointment_date": referral.appointment_date,
-            },
-            referral.to_institution_id,
-        )
-        for referral in referrals_open_for_resident(resident)
-    ]
+    contract = active_contract_for(resident) if permissions.can_see_scan_contract(user) else None
+    referrals = (
+        list(referrals_open_for_resident(resident))
+        if permissions.can_see_scan_referrals(user)
+        else []
+    )
+    return ScanSummary(
+        resident_id=resident.public_id,
+        name=resident.name,
+        sex=resident.sex,
+        age=age_on(resident.birth_date, on),
+        national_id_masked=resident_national_id_masked(resident),
+        key_populations=resident_key_populations(resident, on=on),
+        contract=contract,
+        referrals=referrals,
+        appointments_today=[
+            referral
+            for referral in referrals
+            if referral.appointment_date == on and referral.to_institution_id == user.institution_id
+        ],
+    )

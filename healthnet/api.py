@@ -2,6 +2,7 @@
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
@@ -10,8 +11,8 @@ from ninja.pagination import paginate
 from config.pagination import PageNumberPagination
 from healthnet import permissions, selectors, services
 from healthnet.errors import Forbidden, NotAuthenticated
-from healthnet.models import AllianceKind, District, Resident, Sex, Tier
-from healthnet.national_id import decrypt_national_id, mask_national_id
+from healthnet.models import AllianceKind, ApiToken, Sex, Tier, User
+from healthnet.national_id import resident_national_id_masked
 from healthnet.populations import resident_key_populations
 
 # --- auth --------------------------------------------------------------------------------------
@@ -27,19 +28,47 @@ class TokenIn(Schema):
     )
 
 
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token as issued: its text (shown this once) and its stored row."""
+
+    token: str
+    api_token: ApiToken
+
+
 class TokenOut(Schema):
+    """Reads IssuedToken."""
+
     token: str
     token_type: str = "Bearer"  # noqa: S105 (the scheme name, not a secret)
-    expires_at: dt.datetime
-    role: str
+    expires_at: dt.datetime = Field(..., alias="api_token.expires_at")
+    role: str = Field(..., alias="api_token.user.role")
     institution: str | None
+
+    @staticmethod
+    def resolve_institution(obj) -> str | None:
+        return _institution_code(obj.api_token.user)
 
 
 class MeOut(Schema):
+    """Reads the User."""
+
     username: str
     role: str
     institution: str | None
     institution_name: str | None
+
+    @staticmethod
+    def resolve_institution(obj) -> str | None:
+        return _institution_code(obj)
+
+    @staticmethod
+    def resolve_institution_name(obj) -> str | None:
+        return obj.institution.name if obj.institution_id else None
+
+
+def _institution_code(user: User) -> str | None:
+    return user.institution.code if user.institution_id else None
 
 
 @auth_router.post("/token", auth=None, response={201: TokenOut})
@@ -48,16 +77,7 @@ def token_issue(request, payload: TokenIn):
     token, api_token = services.api_token_issue(
         username=payload.username, password=payload.password, name=payload.name
     )
-    user = api_token.user
-    return Status(
-        201,
-        {
-            "token": token,
-            "expires_at": api_token.expires_at,
-            "role": user.role,
-            "institution": user.institution.code if user.institution else None,
-        },
-    )
+    return Status(201, IssuedToken(token, api_token))
 
 
 @auth_router.delete("/token", response={204: None})
@@ -74,13 +94,7 @@ def token_revoke(request):
 
 @auth_router.get("/me", response=MeOut)
 def me(request):
-    user = request.user
-    return {
-        "username": user.username,
-        "role": user.role,
-        "institution": user.institution.code if user.institution else None,
-        "institution_name": user.institution.name if user.institution else None,
-    }
+    return request.user
 
 
 # --- institutions and alliances ----------------------------------------------------------------
@@ -90,9 +104,11 @@ alliances_router = Router(tags=["network"])
 
 
 class InstitutionAllianceOut(Schema):
-    code: str
-    name: str
-    kind: AllianceKind
+    """Reads an AllianceMembership."""
+
+    code: str = Field(..., alias="alliance.code")
+    name: str = Field(..., alias="alliance.name")
+    kind: AllianceKind = Field(..., alias="alliance.kind")
     role: str
 
 
@@ -113,22 +129,14 @@ class InstitutionOut(Schema):
     tier_level: int
     category: str
     grade: str
-    district: District
+    district: str = Field(..., alias="district_id", description="district code")
     beds: int
     is_sample_name: bool
     alliances: list[InstitutionAllianceOut]
 
     @staticmethod
-    def resolve_alliances(obj) -> list[dict]:
-        return [
-            {
-                "code": m.alliance.code,
-                "name": m.alliance.name,
-                "kind": m.alliance.kind,
-                "role": m.role,
-            }
-            for m in obj.current_memberships
-        ]
+    def resolve_alliances(obj) -> list:
+        return obj.current_memberships  # prefetched by selectors.institutions_filtered
 
 
 class InstitutionDetailOut(InstitutionOut):
@@ -141,7 +149,7 @@ class InstitutionDetailOut(InstitutionOut):
 
 class InstitutionFilter(Schema):
     tier: Tier | None = None
-    district: District | None = None
+    district: str | None = Field(None, max_length=32, description="district code")
     alliance: str | None = Field(None, max_length=32, description="alliance code")
 
 
@@ -173,8 +181,12 @@ class AllianceOut(Schema):
     code: str
     name: str
     kind: AllianceKind
-    district: str
+    district: str = Field(..., description="district code; empty for a medical group")
     members: list[AllianceMemberOut]
+
+    @staticmethod
+    def resolve_district(obj) -> str:
+        return obj.district_id or ""
 
     @staticmethod
     def resolve_members(obj) -> list:
@@ -208,7 +220,7 @@ residents_router = Router(tags=["residents"])
 class ResidentIn(Schema):
     national_id: str = Field(..., min_length=1, max_length=32, description="18-character ID number")
     name: str = Field(..., min_length=1, max_length=50)
-    district: District
+    district: str = Field(..., min_length=1, max_length=32, description="district code")
     sex: Sex | None = Field(None, description="optional; must agree with the ID number")
     birth_date: dt.date | None = Field(None, description="optional; must agree with the ID number")
     phone: str = Field("", max_length=20, pattern=r"^[0-9+\- ]*$")
@@ -222,42 +234,40 @@ class ResidentLookupIn(Schema):
 
 
 class ResidentOut(Schema):
-    id: uuid.UUID
+    """Reads a Resident (with `registered_by` and `population_tags` joined, as the
+    selectors give it)."""
+
+    id: uuid.UUID = Field(..., alias="public_id")
     national_id_masked: str
     name: str
     sex: Sex
     birth_date: dt.date
     phone: str
     address: str
-    district: District
+    district: str = Field(..., alias="district_id", description="district code")
     community: str
     key_populations: list[str]
     registered_by: str | None
     created_at: dt.datetime
 
+    @staticmethod
+    def resolve_national_id_masked(obj) -> str:
+        return resident_national_id_masked(obj)
 
-def resident_out(resident: Resident) -> dict:
-    return {
-        "id": resident.public_id,
-        "national_id_masked": mask_national_id(decrypt_national_id(resident.national_id_encrypted)),
-        "name": resident.name,
-        "sex": resident.sex,
-        "birth_date": resident.birth_date,
-        "phone": resident.phone,
-        "address": resident.address,
-        "district": resident.district,
-        "community": resident.community,
-        "key_populations": resident_key_populations(resident, on=timezone.localdate()),
-        "registered_by": resident.registered_by.code if resident.registered_by_id else None,
-        "created_at": resident.created_at,
-    }
+    @staticmethod
+    def resolve_key_populations(obj) -> list[str]:
+        return resident_key_populations(obj, on=timezone.localdate())
+
+    @staticmethod
+    def resolve_registered_by(obj) -> str | None:
+        return obj.registered_by.code if obj.registered_by_id else None
 
 
 @residents_router.post("", response={201: ResidentOut})
 def resident_create(request, payload: ResidentIn):
     """Register a resident at the caller's institution. A known ID number answers 409."""
     resident = services.resident_create(actor=request.user, **payload.dict())
-    return Status(201, resident_out(selectors.resident_by_public_id(resident.public_id)))
+    return Status(201, selectors.resident_by_public_id(resident.public_id))
 
 
 @residents_router.post("/lookup", response=ResidentOut)
@@ -275,19 +285,18 @@ def resident_lookup(request, payload: ResidentLookupIn):
         object_id=resident.public_id,
         details={"via": "national_id_lookup"},
     )
-    return resident_out(resident)
+    return resident
 
 
 @residents_router.get("/{uuid:resident_id}", response=ResidentOut)
 def resident_detail(request, resident_id: uuid.UUID):
-    resident = selectors.resident_by_public_id(resident_id)
-    related = selectors.resident_related_to_institution(resident, request.user.institution_id)
-    if not permissions.can_view_resident(request.user, resident, related_to_institution=related):
-        raise Forbidden(
-            "resident_out_of_scope",
-            "该居民不属于您的机构服务范围 (this resident does not concern your institution)",
-        )
+    """A resident's record. A role that may read no resident: 403; a resident who does not
+    concern the caller (not registered or seen at their institution, not themself): the same
+    404 as an unknown id."""
+    if not permissions.can_read_residents(request.user):
+        raise Forbidden("forbidden", "您的角色不能查看居民档案 (your role may not read residents)")
+    resident = selectors.resident_visible_to(request.user, resident_id)
     services.audit_record(
         actor=request.user, action="read", object_type="resident", object_id=resident.public_id
     )
-    return resident_out(resident)
+    return resident

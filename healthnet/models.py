@@ -4,6 +4,7 @@ encounters; staff users and their API tokens; the audit trail and the outbox."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
@@ -36,10 +37,34 @@ def is_higher_tier(a: str, b: str) -> bool:
     return TIER_LEVEL[a] > TIER_LEVEL[b]
 
 
-class District(models.TextChoices):
-    HAIBOWAN = "haibowan", _("海勃湾区")
-    WUDA = "wuda", _("乌达区")
-    HAINAN = "hainan", _("海南区")
+class District(models.Model):
+    """A district of the city (区/县). Data, not code: loaded with the rest of the network from its
+    data file (healthnet/network_loader.py, docs/network-data.md), so another city brings its own.
+
+    Institutions, alliances and residents refer to a district by its code: their `district`
+    column holds the code itself (a foreign key to `code`), so `district_id` is the code and bulk
+    writers write it directly. A district that leaves the file is kept (rows refer to it) but
+    marked inactive: no new resident is registered in it."""
+
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=50)
+    name_en = models.CharField(max_length=100, blank=True)
+    # Approximate residents, as the file states them; the demo generator spreads residents by it.
+    population = models.PositiveIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def _district_key(**options: Any) -> models.ForeignKey:
+    """A reference to a district by code, in a column named `district` (see District)."""
+    return models.ForeignKey(
+        District, to_field="code", db_column="district", on_delete=models.PROTECT, **options
+    )
 
 
 class Institution(models.Model):
@@ -49,7 +74,7 @@ class Institution(models.Model):
     tier = models.CharField(max_length=16, choices=Tier.choices)
     category = models.CharField(max_length=40)
     grade = models.CharField(max_length=20, blank=True)
-    district = models.CharField(max_length=16, choices=District.choices)
+    district = _district_key(related_name="institutions")
     beds = models.PositiveIntegerField(default=0)
     is_sample_name = models.BooleanField(default=False)
     active = models.BooleanField(default=True)
@@ -99,7 +124,8 @@ class Alliance(models.Model):
     code = models.SlugField(max_length=32, unique=True)
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=24, choices=AllianceKind.choices)
-    district = models.CharField(max_length=16, choices=District.choices, blank=True)
+    # A medical community serves one district; a medical group none.
+    district = _district_key(null=True, blank=True, related_name="alliances")
     institutions = models.ManyToManyField(
         Institution, through="AllianceMembership", related_name="alliances"
     )
@@ -146,6 +172,36 @@ class AllianceMembership(models.Model):
 # --- people ------------------------------------------------------------------------------------
 
 
+class UserRole(models.TextChoices):
+    """The one list of roles, of logins and of practitioners at an institution alike."""
+
+    DOCTOR = "doctor", _("医生")
+    NURSE = "nurse", _("护士")
+    PUBLIC_HEALTH = "public_health", _("公卫医生")
+    REFERRAL_COORDINATOR = "referral_coordinator", _("转诊办")
+    PHARMACIST = "pharmacist", _("药师")
+    CLERK = "clerk", _("挂号收费员")
+    INSTITUTION_ADMIN = "institution_admin", _("机构管理员")
+    BUREAU = "bureau", _("卫健委")
+    RESIDENT = "resident", _("居民")
+    SYSTEM_ADMIN = "system_admin", _("系统管理员")
+
+
+# The staff roles: a login with one of them works for an institution (User's constraint), and a
+# practitioner's role at an institution (PractitionerRole) is one of them.
+INSTITUTION_SCOPED_ROLES = frozenset(
+    {
+        UserRole.DOCTOR,
+        UserRole.NURSE,
+        UserRole.PUBLIC_HEALTH,
+        UserRole.REFERRAL_COORDINATOR,
+        UserRole.PHARMACIST,
+        UserRole.CLERK,
+        UserRole.INSTITUTION_ADMIN,
+    }
+)
+
+
 class Sex(models.TextChoices):
     MALE = "male", _("男")
     FEMALE = "female", _("女")
@@ -162,16 +218,6 @@ class Practitioner(models.Model):
         return self.name
 
 
-class StaffRole(models.TextChoices):
-    DOCTOR = "doctor", _("医生")
-    NURSE = "nurse", _("护士")
-    PUBLIC_HEALTH = "public_health", _("公卫医生")
-    REFERRAL_COORDINATOR = "referral_coordinator", _("转诊办")
-    PHARMACIST = "pharmacist", _("药师")
-    CLERK = "clerk", _("挂号收费员")
-    INSTITUTION_ADMIN = "institution_admin", _("机构管理员")
-
-
 class PractitionerRole(models.Model):
     practitioner = models.ForeignKey(Practitioner, on_delete=models.CASCADE, related_name="roles")
     institution = models.ForeignKey(
@@ -184,7 +230,10 @@ class PractitionerRole(models.Model):
         on_delete=models.PROTECT,
         related_name="practitioner_roles",
     )
-    role = models.CharField(max_length=24, choices=StaffRole.choices)
+    role = models.CharField(
+        max_length=24,
+        choices=[(role.value, role.label) for role in UserRole if role in INSTITUTION_SCOPED_ROLES],
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
@@ -223,7 +272,8 @@ class Resident(models.Model):
     birth_date = models.DateField()
     phone = models.CharField(max_length=20, blank=True)
     address = models.CharField(max_length=200, blank=True)
-    district = models.CharField(max_length=16, choices=District.choices)
+    # Not indexed alone: the (district, birth_date) index below serves lookups by district.
+    district = _district_key(db_index=False, related_name="residents")
     community = models.CharField(max_length=60, blank=True)
     registered_by = models.ForeignKey(
         Institution,
@@ -297,32 +347,6 @@ class Encounter(models.Model):
 
 
 # --- staff users, tokens -----------------------------------------------------------------------
-
-
-class UserRole(models.TextChoices):
-    DOCTOR = "doctor", _("医生")
-    NURSE = "nurse", _("护士")
-    PUBLIC_HEALTH = "public_health", _("公卫医生")
-    REFERRAL_COORDINATOR = "referral_coordinator", _("转诊办")
-    PHARMACIST = "pharmacist", _("药师")
-    CLERK = "clerk", _("挂号收费员")
-    INSTITUTION_ADMIN = "institution_admin", _("机构管理员")
-    BUREAU = "bureau", _("卫健委")
-    RESIDENT = "resident", _("居民")
-    SYSTEM_ADMIN = "system_admin", _("系统管理员")
-
-
-INSTITUTION_SCOPED_ROLES = frozenset(
-    {
-        UserRole.DOCTOR,
-        UserRole.NURSE,
-        UserRole.PUBLIC_HEALTH,
-        UserRole.REFERRAL_COORDINATOR,
-        UserRole.PHARMACIST,
-        UserRole.CLERK,
-        UserRole.INSTITUTION_ADMIN,
-    }
-)
 
 
 class HealthNetUserManager(UserManager):

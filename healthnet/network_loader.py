@@ -4,7 +4,8 @@ Two steps, in this order, so that a bad file writes nothing:
 
 1. ``healthnet.network_file.network_file_parse`` reads and validates the whole file.
 2. ``network_apply``: one transaction that upserts by code (created / updated / unchanged), marks
-   institutions that left the file inactive (never deletes them), and writes one audit event.
+   districts and institutions that left the file inactive (never deletes them), and writes one
+   audit event if anything changed.
 
 ``network_load`` does both; ``python manage.py load_network`` is a thin wrapper around it.
 """
@@ -22,6 +23,7 @@ from healthnet.models import (
     Alliance,
     AllianceMembership,
     Department,
+    District,
     Institution,
     MembershipRole,
     User,
@@ -48,11 +50,12 @@ class Tally:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    removed: int = 0  # institutions deactivated, departments retired, memberships deleted
+    removed: int = 0  # districts and institutions deactivated, departments retired, ...
 
 
 # What "removed" means for each kind of row, in the report.
 _REMOVED_WORD = {
+    "districts": "deactivated",
     "institutions": "deactivated",
     "departments": "retired",
     "alliances": "not in file (kept)",
@@ -70,6 +73,7 @@ class LoadReport:
     tallies: dict[str, Tally] = field(
         default_factory=lambda: {kind: Tally() for kind in _REMOVED_WORD}
     )
+    deactivated_districts: list[str] = field(default_factory=list)
     deactivated_institutions: list[str] = field(default_factory=list)
     retired_departments: list[str] = field(default_factory=list)
     alliances_not_in_file: list[str] = field(default_factory=list)
@@ -95,6 +99,7 @@ class LoadReport:
                 f"{tally.unchanged} unchanged, {tally.removed} {_REMOVED_WORD[kind]}"
             )
         for label, items in (
+            ("districts deactivated, no longer in the file (已停用)", self.deactivated_districts),
             ("deactivated, no longer in the file (已停用)", self.deactivated_institutions),
             ("departments retired: no longer accept referrals", self.retired_departments),
             ("alliances not in the file, kept as they are", self.alliances_not_in_file),
@@ -133,6 +138,7 @@ def _upsert(
     """Create the row (with the `create` keys and the values) or update what differs."""
     tally = report.tallies[kind]
     model = {
+        "districts": District,
         "institutions": Institution,
         "departments": Department,
         "alliances": Alliance,
@@ -145,10 +151,39 @@ def _upsert(
     if changed:
         existing.save(update_fields=changed)
         tally.updated += 1
-        report.updates[label] = changed
+        report.updates[label] = [model._meta.get_field(name).name for name in changed]
     else:
         tally.unchanged += 1
     return existing
+
+
+def _apply_districts(spec: NetworkSpec, report: LoadReport) -> None:
+    existing = {d.code: d for d in District.objects.select_for_update().order_by("code")}
+    in_file = set()
+    for item in spec.districts:
+        in_file.add(item.code)
+        values = {
+            "name": item.name,
+            "name_en": item.name_en,
+            "population": item.population,
+            "active": True,
+        }
+        _upsert(
+            report,
+            "districts",
+            f"district {item.code}",
+            existing.get(item.code),
+            values,
+            {"code": item.code},
+        )
+    # Residents and institutions keep referring to a district that left the file: it is kept,
+    # inactive, and takes no new residents.
+    for code, district in existing.items():
+        if code not in in_file and district.active:
+            district.active = False
+            district.save(update_fields=["active"])
+            report.tallies["districts"].removed += 1
+            report.deactivated_districts.append(code)
 
 
 def _apply_institutions(spec: NetworkSpec, report: LoadReport) -> dict[str, Institution]:
@@ -161,7 +196,7 @@ def _apply_institutions(spec: NetworkSpec, report: LoadReport) -> dict[str, Inst
             "tier": item.tier,
             "category": item.category,
             "grade": item.grade,
-            "district": item.district,
+            "district_id": item.district,
             "beds": item.beds,
             "is_sample_name": item.is_sample_name,
             "active": True,
@@ -231,7 +266,7 @@ def _apply_alliances(
     existing = {a.code: a for a in Alliance.objects.select_for_update().order_by("code")}
     alliances: dict[str, Alliance] = {}
     for item in spec.alliances:
-        values = {"name": item.name, "kind": item.kind, "district": item.district}
+        values = {"name": item.name, "kind": item.kind, "district_id": item.district or None}
         alliances[item.code] = _upsert(
             report,
             "alliances",
@@ -295,7 +330,8 @@ def _lock_network() -> None:
 def network_apply(
     *, spec: NetworkSpec, actor: User | None, source: str, dry_run: bool = False
 ) -> LoadReport:
-    """Upsert a validated network in one transaction and record one audit event.
+    """Upsert a validated network in one transaction; record one audit event when it changed
+    something.
 
     Idempotent: applying the same spec twice changes nothing the second time. With ``dry_run``
     the same work is done and then rolled back, so the report says what a load would change."""
@@ -304,12 +340,13 @@ def network_apply(
     )
     with transaction.atomic():
         _lock_network()
+        _apply_districts(spec, report)
         institutions = _apply_institutions(spec, report)
         _apply_departments(spec, report, institutions)
         _apply_alliances(spec, report, institutions)
         if dry_run:
             transaction.set_rollback(True)
-        else:
+        elif report.changed:  # a load that finds everything in place records nothing
             audit_record(
                 actor=actor,
                 action="network_load",
@@ -319,8 +356,8 @@ def network_apply(
                     "source": source,
                     "sha256": spec.sha256,
                     "version": spec.version,
-                    "changed": report.changed,
                     "counts": report.counts(),
+                    "deactivated_districts": report.deactivated_districts,
                     "deactivated_institutions": report.deactivated_institutions,
                     "retired_departments": report.retired_departments,
                     "alliances_not_in_file": report.alliances_not_in_file,

@@ -1,52 +1,234 @@
-"""Role and scope rules for the network's records (DESIGN §9). Pure predicates.
+"""Role and scope rules (DESIGN §9): the permission catalogue and the network's predicates.
 
-Scopes: institution staff act for their institution; a resident for themself; the bureau reads
-aggregates only and never personal data; a system admin runs the system but reads no patient.
+The catalogue (PERMISSIONS) is the one list of what a role may do: each permission has a name, a
+description in Chinese and English, and the roles that have it. It says *what* a role may do;
+the predicates (`can_<verb>_<noun>`, here and in each app's permissions.py) add *to which
+records*: staff act for their institution, a resident for themself, the bureau reads aggregates
+only and never personal data, a system admin runs the system but reads no patient.
+
+The catalogue is plain data, so the portal builds its menus from it: iterate PERMISSIONS (each
+has .name, .area, .description, .description_en, .default_roles) and test names against
+`permissions_granted(user)`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from healthnet.models import INSTITUTION_SCOPED_ROLES, Resident, User, UserRole
 
-# Who may register a resident or find one by ID number at the desk.
-RESIDENT_REGISTERING_ROLES = frozenset(
-    {
-        UserRole.DOCTOR,
-        UserRole.NURSE,
-        UserRole.PUBLIC_HEALTH,
-        UserRole.REFERRAL_COORDINATOR,
-        UserRole.CLERK,
-        UserRole.INSTITUTION_ADMIN,
-    }
+# --- the catalogue -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Permission:
+    name: str  # "<noun>.<verb>", e.g. "resident.register"
+    area: str  # the app / menu section it belongs to
+    description: str
+    description_en: str
+    default_roles: tuple[str, ...]  # in UserRole's order, for display
+
+
+def _roles(*roles: str | frozenset[str]) -> tuple[str, ...]:
+    wanted: set[str] = set()
+    for role in roles:
+        wanted.update({role} if isinstance(role, str) else role)
+    return tuple(role.value for role in UserRole if role in wanted)
+
+
+R = UserRole
+_STAFF = INSTITUTION_SCOPED_ROLES
+# Staff who register, treat or route patients: everyone but the pharmacy.
+_DESK_AND_CLINICAL = _STAFF - {R.PHARMACIST}
+
+PERMISSIONS: tuple[Permission, ...] = (
+    # the network directory
+    Permission(
+        "network.read",
+        "network",
+        "查看医疗机构、科室和医联体目录",
+        "read the directory of institutions, departments and alliances",
+        _roles(*UserRole),
+    ),
+    # residents
+    Permission(
+        "resident.register",
+        "residents",
+        "在本机构登记居民",
+        "register a resident at one's institution",
+        _roles(_DESK_AND_CLINICAL),
+    ),
+    Permission(
+        "resident.lookup",
+        "residents",
+        "凭身份证号码查找居民（居民持证在场）",
+        "find a resident by the full ID number (the resident is at the desk)",
+        _roles(_STAFF),
+    ),
+    Permission(
+        "resident.read",
+        "residents",
+        "查看居民档案：工作人员限与本机构相关的居民，居民限本人",
+        "read a resident's record: staff those who concern their institution, a resident their own",
+        _roles(_STAFF, R.RESIDENT),
+    ),
+    # health codes
+    Permission(
+        "healthcode.scan",
+        "healthcodes",
+        "在本机构扫描居民健康码",
+        "scan a resident's health code at one's institution",
+        _roles(_STAFF),
+    ),
+    Permission(
+        "healthcode.scan_contract",
+        "healthcodes",
+        "扫码时查看居民的家庭医生签约和团队",
+        "see the resident's family-doctor contract and team on a scan",
+        _roles(_STAFF),
+    ),
+    Permission(
+        "healthcode.scan_referrals",
+        "healthcodes",
+        "扫码时查看居民的转诊和当日预约",
+        "see the resident's open referrals and today's appointments on a scan",
+        _roles(_DESK_AND_CLINICAL),
+    ),
+    Permission(
+        "healthcode.view_own",
+        "healthcodes",
+        "查看本人的动态健康码",
+        "show one's own live health code",
+        _roles(R.RESIDENT),
+    ),
+    Permission(
+        "healthcard.manage",
+        "healthcodes",
+        "发放和注销健康卡：工作人员限相关居民，居民限本人",
+        "issue and revoke a health card: staff for residents who concern their institution, "
+        "a resident their own",
+        _roles(_DESK_AND_CLINICAL, R.RESIDENT),
+    ),
+    Permission(
+        "healthcode.print_static",
+        "healthcodes",
+        "在窗口为相关居民打印纸质健康码",
+        "print a resident's static code at the desk",
+        _roles(_DESK_AND_CLINICAL),
+    ),
+    Permission(
+        "healthcode.scan_log",
+        "healthcodes",
+        "查看本机构的扫码记录",
+        "read one's institution's scan log",
+        _roles(R.INSTITUTION_ADMIN),
+    ),
+    Permission(
+        "healthcode.keys_manage",
+        "healthcodes",
+        "管理健康码签名密钥",
+        "manage the health-code signing keys",
+        _roles(R.SYSTEM_ADMIN),
+    ),
+    # family-doctor signing (signing/permissions.py adopts these)
+    Permission(
+        "team.list",
+        "signing",
+        "查看家庭医生团队目录及其负荷（不含居民信息）",
+        "list family-doctor teams and their load (no resident data)",
+        _roles(_STAFF, R.BUREAU, R.SYSTEM_ADMIN),
+    ),
+    Permission(
+        "contract.list",
+        "signing",
+        "查看签约：工作人员限本团队，居民限本人",
+        "list contracts: staff their teams', a resident their own",
+        _roles(_STAFF, R.RESIDENT),
+    ),
+    Permission(
+        "followup.list",
+        "signing",
+        "查看本团队的随访任务",
+        "list one's teams' follow-ups",
+        _roles(_STAFF),
+    ),
+    Permission(
+        "contract.import",
+        "signing",
+        "批量导入已有签约（CSV/XLSX）",
+        "import existing contracts from CSV or XLSX",
+        _roles(R.INSTITUTION_ADMIN, R.SYSTEM_ADMIN),
+    ),
+    # two-way referrals (referrals/permissions.py adopts this; who may move a referral is the
+    # transition table's)
+    Permission(
+        "referral.create",
+        "referrals",
+        "在本机构开具转诊单",
+        "create a referral from one's institution",
+        _roles(R.DOCTOR, R.REFERRAL_COORDINATOR),
+    ),
 )
-RESIDENT_LOOKUP_ROLES = RESIDENT_REGISTERING_ROLES | {UserRole.PHARMACIST}
+
+PERMISSIONS_BY_NAME: dict[str, Permission] = {p.name: p for p in PERMISSIONS}
+
+
+def permission(name: str) -> Permission:
+    """The catalogue entry; an unknown name is a programming error (KeyError), never a denial."""
+    return PERMISSIONS_BY_NAME[name]
+
+
+def _is_active(user: Any) -> bool:
+    return bool(user is not None and user.is_authenticated and user.is_active)
+
+
+def has_permission(user: User | Any, name: str) -> bool:
+    """Whether the user's role has the permission (an inactive or anonymous user has none). The
+    role part only: the predicates below add the scope."""
+    entry = permission(name)
+    return _is_active(user) and user.role in entry.default_roles
+
+
+def permissions_granted(user: User | Any) -> frozenset[str]:
+    """The names of every permission the user's role has (for menus)."""
+    if not _is_active(user):
+        return frozenset()
+    return frozenset(p.name for p in PERMISSIONS if user.role in p.default_roles)
+
+
+# --- the network's predicates ------------------------------------------------------------------
 
 
 def is_institution_staff(user: User) -> bool:
-    return user.is_authenticated and user.role in INSTITUTION_SCOPED_ROLES and user.is_active
+    return _is_active(user) and user.role in INSTITUTION_SCOPED_ROLES
 
 
 def can_create_resident(user: User) -> bool:
-    return is_institution_staff(user) and user.role in RESIDENT_REGISTERING_ROLES
+    return is_institution_staff(user) and has_permission(user, "resident.register")
 
 
 def can_lookup_resident(user: User) -> bool:
     """Exact lookup by the full ID number: the resident is at the desk with their ID card."""
-    return is_institution_staff(user) and user.role in RESIDENT_LOOKUP_ROLES
+    return is_institution_staff(user) and has_permission(user, "resident.lookup")
+
+
+def can_read_residents(user: User) -> bool:
+    """The role part of reading a resident: asked before looking the resident up, so that a role
+    that may read none learns nothing of who exists (403 whatever the id)."""
+    return has_permission(user, "resident.read")
 
 
 def can_view_resident(user: User, resident: Resident, *, related_to_institution: bool) -> bool:
     """`related_to_institution`: the resident concerns the user's institution (selectors
     decide: registered there, a visit there, later a referral or contract)."""
-    if not user.is_authenticated or not user.is_active:
+    if not can_read_residents(user):
         return False
     if user.role == UserRole.RESIDENT:
         return user.resident_id == resident.pk
-    if user.role in INSTITUTION_SCOPED_ROLES:
-        return related_to_institution
-    return False
+    return is_institution_staff(user) and related_to_institution
 
 
 def can_read_network(user: User) -> bool:
     """The directory of institutions and alliances: any active login."""
-    return user.is_authenticated and user.is_active
+    return has_permission(user, "network.read")

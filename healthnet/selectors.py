@@ -2,25 +2,51 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 from django.db.models import Prefetch, Q, QuerySet
 
-from healthnet.errors import NotFound
+from healthnet import permissions
+from healthnet.errors import InvalidInput, NotFound
 from healthnet.models import (
     Alliance,
     AllianceMembership,
     Department,
+    District,
     Encounter,
     Institution,
     Resident,
+    User,
 )
 from healthnet.national_id import national_id_hash, parse_national_id
+
+
+def district_by_code(code: str, *, active_only: bool = False) -> District:
+    """The loaded district with this code (any the network file has ever listed; with
+    `active_only`, only those in the file loaded last). A district code is a value the caller
+    sends, so an unknown one is bad input: InvalidInput `district_unknown` (422)."""
+    districts = District.objects.filter(active=True) if active_only else District.objects.all()
+    district = districts.filter(code=code).first()
+    if district is None:
+        raise InvalidInput(
+            "district_unknown", f"未知的区: {code} (unknown district)", field="district"
+        )
+    return district
+
+
+def districts_active() -> QuerySet[District]:
+    """The city's districts as the network file loaded last lists them, by code."""
+    return District.objects.filter(active=True).order_by("code")
 
 
 def institutions_filtered(
     *, tier: str | None = None, district: str | None = None, alliance: str | None = None
 ) -> QuerySet[Institution]:
+    """Active institutions, optionally of one tier, district (a loaded district's code, else
+    `district_unknown`) and current alliance, with their current memberships."""
+    if district:
+        district_by_code(district)
     qs = Institution.objects.filter(active=True)
     if tier:
         qs = qs.filter(tier=tier)
@@ -72,14 +98,30 @@ def alliance_detail(*, code: str) -> Alliance:
     return alliance
 
 
-def resident_by_public_id(public_id) -> Resident:
+def resident_not_found() -> NotFound:
+    """The one answer for a resident who does not exist *or* is out of the caller's scope: the
+    same code and message, so a refusal tells nothing of who exists (docs/design.md §9)."""
+    return NotFound("resident_not_found", "居民不存在 (no such resident)")
+
+
+def resident_by_public_id(public_id: uuid.UUID | str) -> Resident:
     resident = (
         Resident.objects.select_related("registered_by")
         .prefetch_related("population_tags")
         .filter(public_id=public_id)
     ).first()
     if resident is None:
-        raise NotFound("resident_not_found", "居民不存在 (no such resident)")
+        raise resident_not_found()
+    return resident
+
+
+def resident_visible_to(user: User, public_id: uuid.UUID | str) -> Resident:
+    """The resident, if the user may read them (healthnet.permissions.can_view_resident);
+    otherwise exactly the 404 of a resident who does not exist."""
+    resident = resident_by_public_id(public_id)
+    related = resident_related_to_institution(resident, user.institution_id)
+    if not permissions.can_view_resident(user, resident, related_to_institution=related):
+        raise resident_not_found()
     return resident
 
 

@@ -23,7 +23,6 @@ from healthnet.models import (
     AGE_DERIVED_POPULATIONS,
     ApiToken,
     AuditEvent,
-    District,
     KeyPopulation,
     Resident,
     ResidentPopulationTag,
@@ -31,6 +30,7 @@ from healthnet.models import (
 )
 from healthnet.national_id import encrypt_national_id, national_id_hash, parse_national_id
 from healthnet.request_context import current_client_ip, current_request_id
+from healthnet.selectors import district_by_code
 
 # --- audit -------------------------------------------------------------------------------------
 
@@ -92,10 +92,7 @@ def resident_create(
         raise InvalidInput(
             "name_invalid", "姓名必填，最多50字 (name is required, ≤ 50)", field="name"
         )
-    if district not in District.values:
-        raise InvalidInput(
-            "district_unknown", f"未知的区: {district} (unknown district)", field="district"
-        )
+    district_by_code(district, active_only=True)  # district_unknown
     tags = _registry_populations(populations or [])
     lookup = national_id_hash(identity.number)
     try:
@@ -108,7 +105,7 @@ def resident_create(
                 birth_date=identity.birth_date,
                 phone=phone.strip(),
                 address=address.strip(),
-                district=district,
+                district_id=district,
                 community=community.strip(),
                 registered_by=actor.institution,
             )

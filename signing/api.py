@@ -15,10 +15,10 @@ from ninja.pagination import paginate
 
 from config.pagination import PageNumberPagination
 from healthnet.errors import Forbidden, InvalidInput
-from healthnet.models import District, KeyPopulation
+from healthnet.models import KeyPopulation
 from healthnet.national_id import decrypt_national_id, mask_national_id
 from healthnet.populations import resident_key_populations
-from healthnet.selectors import resident_by_public_id
+from healthnet.selectors import district_by_code, resident_by_public_id
 from healthnet.services import audit_record
 from signing import importer, permissions, selectors, services
 from signing.models import (
@@ -68,7 +68,7 @@ class TeamOut(Schema):
 
     @staticmethod
     def resolve_district(obj) -> str:
-        return obj.institution.district
+        return obj.institution.district_id
 
     @staticmethod
     def resolve_lead(obj) -> str | None:
@@ -116,7 +116,7 @@ class TeamDetailOut(TeamOut):
 
 class TeamFilter(Schema):
     institution: str | None = Field(None, max_length=32, description="institution code")
-    district: District | None = None
+    district: str | None = Field(None, max_length=32, description="district code")
 
 
 @router.get("/teams", response=list[TeamOut])
@@ -125,6 +125,8 @@ def team_list(request, filters: Query[TeamFilter]):
     """Teams with their load (signed ÷ capacity); no resident data."""
     if not permissions.can_list_teams(request.user):
         _forbid()
+    if filters.district:
+        district_by_code(filters.district)  # 422 district_unknown
     return selectors.teams_visible_to(
         request.user, institution=filters.institution, district=filters.district
     )

@@ -24,6 +24,7 @@ from healthnet.national_id import encrypt_national_id, make_national_id, nationa
 __all__ = [
     "AllianceFactory",
     "DepartmentFactory",
+    "DistrictFactory",
     "InstitutionFactory",
     "MembershipFactory",
     "ResidentFactory",
@@ -39,7 +40,30 @@ def national_id_for(
     return make_national_id(region_code="150300", birth_date=birth_date, sequence=n, sex=sex)
 
 
-class InstitutionFactory(factory.django.DjangoModelFactory):
+class DistrictFactory(factory.django.DjangoModelFactory):
+    """A district by code, made once: `DistrictFactory(code="wuda")` twice is one row."""
+
+    class Meta:
+        model = District
+        django_get_or_create = ("code",)
+
+    code = "haibowan"
+    name = factory.LazyAttribute(lambda o: f"{o.code}区")
+    population = 100_000
+
+
+class _DistrictByCode:
+    """Lets a factory take `district="wuda"` (a code, as the column holds) as well as a District:
+    the district is made on first use, as a loaded network file would have made it."""
+
+    @classmethod
+    def _adjust_kwargs(cls, **kwargs):
+        if isinstance(kwargs.get("district"), str):
+            kwargs["district"] = DistrictFactory(code=kwargs["district"])
+        return kwargs
+
+
+class InstitutionFactory(_DistrictByCode, factory.django.DjangoModelFactory):
     class Meta:
         model = Institution
         django_get_or_create = ("code",)
@@ -48,7 +72,7 @@ class InstitutionFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"测试医院{n}")
     tier = Tier.PRIMARY
     category = "community_health_center"
-    district = District.HAIBOWAN
+    district = factory.SubFactory(DistrictFactory)
     beds = 20
 
 
@@ -64,7 +88,7 @@ class DepartmentFactory(factory.django.DjangoModelFactory):
     referral_slots_per_day = 5
 
 
-class AllianceFactory(factory.django.DjangoModelFactory):
+class AllianceFactory(_DistrictByCode, factory.django.DjangoModelFactory):
     class Meta:
         model = Alliance
 
@@ -83,7 +107,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     start_date = dt.date(2020, 1, 1)
 
 
-class ResidentFactory(factory.django.DjangoModelFactory):
+class ResidentFactory(_DistrictByCode, factory.django.DjangoModelFactory):
     class Meta:
         model = Resident
         exclude = ("national_id", "sequence")
@@ -101,7 +125,7 @@ class ResidentFactory(factory.django.DjangoModelFactory):
     national_id_encrypted = factory.LazyAttribute(lambda o: encrypt_national_id(o.national_id))
     national_id_hash = factory.LazyAttribute(lambda o: national_id_hash(o.national_id))
     name = factory.Sequence(lambda n: f"居民{n}")
-    district = District.HAIBOWAN
+    district = factory.SubFactory(DistrictFactory)
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -4,9 +4,11 @@ from healthcodes.services.cards import (
     IssuedCode,
     healthcard_issue,
     healthcard_revoke,
+    healthcard_role_require,
     healthcode_current_for_resident,
     healthcode_issue_dynamic,
     healthcode_issue_static,
+    healthcode_static_role_require,
     healthcode_svg,
 )
 from healthcodes.services.scan import ScanOutcome, healthcode_scan
@@ -16,9 +18,11 @@ __all__ = [
     "ScanOutcome",
     "healthcard_issue",
     "healthcard_revoke",
+    "healthcard_role_require",
     "healthcode_current_for_resident",
     "healthcode_issue_dynamic",
     "healthcode_issue_static",
     "healthcode_scan",
+    "healthcode_static_role_require",
     "healthcode_svg",
 ]

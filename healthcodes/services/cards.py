@@ -18,7 +18,7 @@ from healthcodes.models import HealthCard
 from healthcodes.rendering import render_svg
 from healthnet.errors import Conflict, Forbidden, InvalidInput
 from healthnet.models import Resident, User
-from healthnet.selectors import resident_related_to_institution
+from healthnet.selectors import resident_not_found, resident_related_to_institution
 from healthnet.services import audit_record
 
 # 96 random bits → 16 base64url characters. Unguessable, never reused, and short: kid + iss +
@@ -34,13 +34,30 @@ def _new_sub() -> str:
 # --- cards -------------------------------------------------------------------------------------
 
 
+def healthcard_role_require(actor: User) -> None:
+    """Refuse (403) a role that may manage no card. The API asks it before looking the resident
+    up, so such a role learns nothing of who exists."""
+    if not permissions.can_manage_healthcards(actor):
+        raise Forbidden(
+            "forbidden", "您的角色不能为居民办理健康卡 (your role may not manage health cards)"
+        )
+
+
+def healthcode_static_role_require(actor: User) -> None:
+    """Refuse (403) a role that may print no card (a printed code is made at a desk)."""
+    if not permissions.can_print_static_healthcodes(actor):
+        raise Forbidden(
+            "forbidden", "仅窗口工作人员可打印纸质健康码 (a printed code is made at the desk)"
+        )
+
+
 def _require_card_manager(actor: User, resident: Resident) -> None:
+    """A role that may manage no card is refused (403); a resident out of the actor's scope is
+    answered as if they did not exist (404, docs/design.md §9)."""
+    healthcard_role_require(actor)
     related = resident_related_to_institution(resident, actor.institution_id)
     if not permissions.can_manage_healthcard(actor, resident, related_to_institution=related):
-        raise Forbidden(
-            "resident_out_of_scope",
-            "您不能管理该居民的健康卡 (you may not manage this resident's health card)",
-        )
+        raise resident_not_found()
 
 
 def healthcard_issue(
@@ -174,12 +191,10 @@ def healthcode_issue_static(
 ) -> IssuedCode:
     """A long-lived code to print on a card (HEALTHCODE_STATIC_LIFETIME_DAYS). Audited."""
     resident = card.resident
+    healthcode_static_role_require(actor)
     related = resident_related_to_institution(resident, actor.institution_id)
     if not permissions.can_print_static_healthcode(actor, resident, related_to_institution=related):
-        raise Forbidden(
-            "resident_out_of_scope",
-            "您不能为该居民打印健康卡 (you may not print a card for this resident)",
-        )
+        raise resident_not_found()
     now = now or timezone.now()
     issued = _issue(
         card, code_type=codec.CodeType.STATIC, lifetime=static_lifetime_seconds(), now=now

@@ -79,7 +79,7 @@ def run(residents=300, seed=7, **options):
 
 def identities() -> list[tuple]:
     return [
-        (decrypt_national_id(r.national_id_encrypted), r.name, r.sex, r.birth_date, r.district)
+        (decrypt_national_id(r.national_id_encrypted), r.name, r.sex, r.birth_date, r.district_id)
         for r in Resident.objects.order_by("id")
     ]
 
@@ -163,7 +163,7 @@ def test_residents_look_like_the_city(network):
     n = len(residents)
     weights = district_population()
     total_weight = sum(weights.values())
-    by_district = Counter(r.district for r in residents)
+    by_district = Counter(r.district_id for r in residents)
     for district, weight in weights.items():
         assert abs(by_district[district] / n - weight / total_weight) < 0.05, district
     males = sum(r.sex == "male" for r in residents)
@@ -178,7 +178,7 @@ def test_residents_look_like_the_city(network):
     # Each resident is registered with a primary institution of their own district.
     registered = {i.id: i for i in Institution.objects.all()}
     assert all(registered[r.registered_by_id].tier == Tier.PRIMARY for r in residents)
-    assert all(registered[r.registered_by_id].district == r.district for r in residents)
+    assert all(registered[r.registered_by_id].district_id == r.district_id for r in residents)
 
 
 def test_tags_are_registry_populations_at_plausible_prevalence(network):
@@ -287,7 +287,7 @@ def test_primary_share_and_district_loyalty(network):
     encounters = list(Encounter.objects.select_related("institution", "resident"))
     primary = [e for e in encounters if e.institution.tier == Tier.PRIMARY]
     assert 0.55 <= len(primary) / len(encounters) <= 0.65
-    in_district = sum(e.institution.district == e.resident.district for e in primary)
+    in_district = sum(e.institution.district_id == e.resident.district_id for e in primary)
     assert in_district / len(primary) > 0.85
     at_home = sum(e.institution_id == e.resident.registered_by_id for e in primary)
     assert at_home / len(primary) > 0.75
@@ -468,7 +468,7 @@ def test_copy_path_writes_valid_linked_rows(network):
     InstitutionFactory(code="after-copy")
     resident = Resident.objects.create(
         national_id_encrypted="x", national_id_hash="y" * 64, name="新居民", sex="male",
-        birth_date=dt.date(1990, 1, 1), district="wuda",
+        birth_date=dt.date(1990, 1, 1), district_id="wuda",
     )  # fmt: skip
     assert resident.id > max(resident_ids)
 

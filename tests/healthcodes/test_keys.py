@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import serialization
 from django.core.management import call_command
 from django.test import Client
@@ -66,7 +70,8 @@ def test_private_key_is_encrypted_at_rest_bound_to_its_context():
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     assert public_pem.decode() == key.public_key_pem
-    with pytest.raises(Exception):  # noqa: B017, PT011 - AES-GCM refuses another context
+    # The context is AES-GCM's associated data: under another one the tag does not verify.
+    with pytest.raises(InvalidTag):
         decrypt_text(key.private_key_encrypted, context=b"resident.national_id")
 
 
@@ -84,8 +89,11 @@ def test_next_key_is_published_a_week_ahead_then_promoted_and_the_old_one_retire
     assert report.created == [upcoming.kid]
     assert upcoming.not_before == first.not_after
     assert upcoming.not_after == first.not_after + 90 * DAY
-    published = {jwk["kid"] for jwk in keys.key_set_document(now=week_before)["keys"]}
-    assert published == {first.kid, upcoming.kid}
+    published = {
+        jwk["kid"]: jwk["status"] for jwk in keys.key_set_document(now=week_before)["keys"]
+    }
+    # to a verifier a key that will sign is like one that signs: its window decides
+    assert published == {first.kid: "active", upcoming.kid: "active"}
     assert not keys.healthcode_keys_rotate(now=week_before).changed
 
     # Still signing with the first key during the overlap week.
@@ -285,3 +293,27 @@ def test_concurrent_rotations_create_one_active_key():
     assert HealthCodeKey.objects.filter(status=KeyStatus.ACTIVE).count() == 1
     assert HealthCodeKey.objects.count() == 1
     assert sum(len(report.created) for report in reports) == 1
+
+
+def test_one_key_status_list_shared_by_the_offline_codec_and_the_table():
+    assert KeyStatus is codec.KeyStatus
+    choices = HealthCodeKey._meta.get_field("status").choices
+    assert [value for value, _label in choices] == ["next", "active", "retired", "compromised"]
+    assert [str(label) for _value, label in choices] == ["待启用", "使用中", "已退役", "已泄露"]
+
+
+def test_the_offline_verifier_imports_no_django():
+    probe = (
+        "import sys, healthcodes.verifier, healthcodes.codec; "
+        "loaded = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.')); "
+        "print(loaded); sys.exit(1 if loaded else 0)"
+    )
+    completed = subprocess.run(  # noqa: S603 - our own interpreter and modules
+        [sys.executable, "-c", probe],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import uuid
 
 import pytest
 import time_machine
@@ -196,10 +197,24 @@ def test_staff_of_an_unrelated_institution_may_not_touch_the_card(clerk, residen
     outsider = api_client_for(UserFactory(role=UserRole.CLERK, institution=InstitutionFactory()))
     services.healthcard_issue(actor=clerk, resident=resident)
     for suffix, payload in (("", None), ("/revoke", {"reason": "x"}), ("/static", None)):
+        # out of scope: the same answer as a resident who does not exist
         response = outsider.post(cards_url(resident, suffix), payload)
-        assert response.status_code == 403, suffix
-        assert response.json()["code"] == "resident_out_of_scope"
+        unknown = outsider.post(f"/api/v1/healthcodes/cards/{uuid.uuid4()}{suffix}", payload)
+        assert response.status_code == 404, suffix
+        assert response.json() == unknown.json()
+        assert response.json()["code"] == "resident_not_found"
     assert HealthCard.objects.filter(revoked_at__isnull=True).count() == 1
+
+
+def test_a_role_that_manages_no_card_is_refused_whoever_the_resident(institution, resident):
+    pharmacist = api_client_for(UserFactory(role=UserRole.PHARMACIST, institution=institution))
+    for suffix, payload in (("", None), ("/revoke", {"reason": "x"}), ("/static", None)):
+        unknown = f"/api/v1/healthcodes/cards/{uuid.uuid4()}{suffix}"
+        for url in (cards_url(resident, suffix), unknown):
+            response = pharmacist.post(url, payload)
+            assert response.status_code == 403, url
+            assert response.json()["code"] == "forbidden"
+    assert HealthCard.objects.count() == 0
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from healthnet.models import District, Tier
+from healthnet.models import Tier
 from tests.factories import (
     AllianceFactory,
     DepartmentFactory,
@@ -17,9 +17,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def network(db):
-    hospital = InstitutionFactory(code="wh-t-1", tier=Tier.TERTIARY, district=District.HAIBOWAN)
-    district = InstitutionFactory(code="wh-d-1", tier=Tier.DISTRICT, district=District.WUDA)
-    clinic = InstitutionFactory(code="wh-p-1", tier=Tier.PRIMARY, district=District.WUDA)
+    hospital = InstitutionFactory(code="wh-t-1", tier=Tier.TERTIARY, district="haibowan")
+    district = InstitutionFactory(code="wh-d-1", tier=Tier.DISTRICT, district="wuda")
+    clinic = InstitutionFactory(code="wh-p-1", tier=Tier.PRIMARY, district="wuda")
     group = AllianceFactory(code="group-1", kind="medical_group")
     community = AllianceFactory(code="community-wuda", kind="medical_community")
     MembershipFactory(alliance=group, institution=hospital, role="lead")
@@ -61,6 +61,9 @@ def test_bad_filter_values_are_a_422(clerk_api, network):
         response = clerk_api.get("/api/v1/institutions", params)
         assert response.status_code == 422
         assert response.json()["code"] == "validation_error"
+    unknown = clerk_api.get("/api/v1/institutions", {"district": "atlantis"})
+    assert unknown.status_code == 422
+    assert unknown.json()["code"] == "district_unknown"
 
 
 def test_list_shows_each_institutions_alliances(clerk_api, network):

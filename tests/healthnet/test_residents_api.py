@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 from stdnum.cn import ric
@@ -64,7 +65,7 @@ def checksum_broken(number: str) -> str:
         (create_payload(national_id="1503021980"), 422, "national_id_length"),
         (create_payload(birth_date="1981-05-17"), 422, "birth_date_mismatch"),
         (create_payload(sex="female"), 422, "sex_mismatch"),
-        (create_payload(district="atlantis"), 422, "validation_error"),
+        (create_payload(district="atlantis"), 422, "district_unknown"),  # not a loaded district
         (create_payload(populations=["elderly_65"]), 422, "population_derived"),
         (create_payload(populations=["vampire"]), 422, "population_unknown"),
         ({"name": "张伟", "district": "haibowan"}, 422, "validation_error"),
@@ -176,9 +177,12 @@ def test_detail_is_scoped_to_the_residents_institutions(clerk_api, institution):
 
     assert clerk_api.get(f"/api/v1/residents/{mine.public_id}").status_code == 200
     assert clerk_api.get(f"/api/v1/residents/{visited.public_id}").status_code == 200
+    # Out of scope answers exactly as an id that does not exist (docs/design.md §9).
     refused = clerk_api.get(f"/api/v1/residents/{elsewhere.public_id}")
-    assert refused.status_code == 403
-    assert refused.json()["code"] == "resident_out_of_scope"
+    unknown = clerk_api.get("/api/v1/residents/00000000-0000-0000-0000-000000000000")
+    assert refused.status_code == 404
+    assert refused.json() == unknown.json()
+    assert refused.json()["code"] == "resident_not_found"
     reads = AuditEvent.objects.filter(action="read", object_type="resident")
     assert set(reads.values_list("object_id", flat=True)) == {
         str(mine.public_id),
@@ -204,8 +208,11 @@ def test_a_resident_sees_only_themself_and_the_bureau_sees_nobody(db):
 
     resident_api = api_client_for(resident_user)
     assert resident_api.get(f"/api/v1/residents/{me.public_id}").status_code == 200
-    assert resident_api.get(f"/api/v1/residents/{other.public_id}").status_code == 403
-    assert api_client_for(bureau).get(f"/api/v1/residents/{me.public_id}").status_code == 403
+    assert resident_api.get(f"/api/v1/residents/{other.public_id}").status_code == 404
+    # The bureau's role reads no resident: refused before any lookup, whoever the id names.
+    bureau_api = api_client_for(bureau)
+    assert bureau_api.get(f"/api/v1/residents/{me.public_id}").status_code == 403
+    assert bureau_api.get(f"/api/v1/residents/{uuid.uuid4()}").status_code == 403
 
 
 def test_unknown_resident_is_a_404(clerk_api):

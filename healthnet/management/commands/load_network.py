@@ -1,5 +1,5 @@
 """`python manage.py load_network data/wuhai.yaml`: load or update the health network from a data
-file (YAML or JSON, format in docs/network-data.md). The work is in healthnet/network_file.py
+file (YAML or JSON, format in docs/network-data.md). The work is in healthnet/network_file/
 (read, validate) and healthnet/network_loader.py (apply)."""
 
 from __future__ import annotations

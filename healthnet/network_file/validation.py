@@ -1,27 +1,16 @@
-"""Read and validate a city's network data file, YAML or JSON (docs/network-data.md).
-
-``network_file_parse`` reads the WHOLE file without touching the database into a ``NetworkSpec``;
-every problem is reported with its line number and field path, e.g.
-``data/x.yaml line 42: institutions[3].tier: unknown tier 'quaternary'``. Applying a spec to the
-database is ``healthnet.network_loader``'s job.
-"""
+"""Validating a network file's document: every field against its table, then the rules across
+records (unique codes, known districts and institutions, membership periods, one current lead).
+Every problem is collected with its line and field path; nothing stops at the first."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
-import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
-from django.conf import settings
 from django.db import models
 
-from healthnet.errors import InvalidInput
 from healthnet.models import (
     Alliance,
     AllianceKind,
@@ -31,237 +20,24 @@ from healthnet.models import (
     MembershipRole,
     Tier,
 )
+from healthnet.network_file.reading import MarkedMapping, MarkedSequence
+from healthnet.network_file.spec import (
+    FORMAT_VERSION,
+    AllianceSpec,
+    DepartmentSpec,
+    DistrictSpec,
+    InstitutionSpec,
+    MembershipSpec,
+    NetworkSpec,
+    Problem,
+)
 
-FORMAT_VERSION = 1
-DEFAULT_NETWORK_FILE = Path(settings.BASE_DIR) / "data" / "wuhai.yaml"
-MAX_PROBLEMS_SHOWN = 50
+_UPGRADE_HINTS = {
+    1: ": replace `district_population` with a `districts` table (docs/network-data.md)",
+}
 _SLUG = re.compile(r"^[-a-zA-Z0-9_]+$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MAX_INT = 2**31 - 1  # PositiveIntegerField on PostgreSQL
-
-# --- the validated file ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DepartmentSpec:
-    code: str
-    name: str
-    specialty: str
-    accepts_referrals: bool
-    referral_slots_per_day: int
-
-
-@dataclass(frozen=True)
-class InstitutionSpec:
-    code: str
-    name: str
-    name_en: str
-    tier: str
-    category: str
-    grade: str
-    district: str
-    beds: int
-    is_sample_name: bool
-    departments: tuple[DepartmentSpec, ...]
-
-
-@dataclass(frozen=True)
-class MembershipSpec:
-    institution: str
-    role: str
-    start_date: dt.date
-    end_date: dt.date | None
-
-
-@dataclass(frozen=True)
-class AllianceSpec:
-    code: str
-    name: str
-    kind: str
-    district: str
-    members: tuple[MembershipSpec, ...]
-
-
-@dataclass(frozen=True)
-class NetworkSpec:
-    version: int
-    city: str
-    city_en: str
-    district_population: dict[str, int]
-    institutions: tuple[InstitutionSpec, ...]
-    alliances: tuple[AllianceSpec, ...]
-    sha256: str
-
-
-@dataclass(frozen=True)
-class Problem:
-    line: int | None
-    path: str
-    message: str
-
-    def render(self, source: str) -> str:
-        where = f"{source} line {self.line}" if self.line is not None else source
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
-
-
-class NetworkFileInvalid(InvalidInput):
-    """The file was refused; nothing was written. ``problems`` lists every fault found."""
-
-    def __init__(self, source: str, problems: list[Problem]) -> None:
-        self.problems = sorted(problems, key=lambda p: p.line or 0)
-        lines = [p.render(source) for p in self.problems[:MAX_PROBLEMS_SHOWN]]
-        if len(self.problems) > MAX_PROBLEMS_SHOWN:
-            lines.append(f"... and {len(self.problems) - MAX_PROBLEMS_SHOWN} more")
-        lines.append(
-            f"网络数据文件无效，未写入任何数据 (invalid network file: {len(self.problems)} "
-            "problem(s), nothing was written)"
-        )
-        super().__init__(
-            "network_file_invalid",
-            "\n".join(lines),
-            problems=[dataclasses.asdict(p) for p in self.problems],
-        )
-
-
-# --- reading with line numbers -----------------------------------------------------------------
-
-
-class _Mapping(dict):
-    """A mapping read from the file that remembers its line and the line of each key."""
-
-    def __init__(self, line: int | None) -> None:
-        super().__init__()
-        self.line = line
-        self.key_lines: dict[Any, int] = {}
-        self.duplicate_keys: list[tuple[int, Any]] = []
-
-    def line_of(self, key: Any) -> int | None:
-        return self.key_lines.get(key, self.line)
-
-
-class _Sequence(list):
-    def __init__(self, line: int | None) -> None:
-        super().__init__()
-        self.line = line
-        self.item_lines: list[int | None] = []
-
-    def line_of(self, index: int) -> int | None:
-        return self.item_lines[index] if index < len(self.item_lines) else self.line
-
-
-class _MarkedLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, building mappings and lists that carry their source lines."""
-
-
-def _construct_mapping(loader: _MarkedLoader, node: yaml.MappingNode):
-    mapping = _Mapping(node.start_mark.line + 1)
-    yield mapping
-    seen: set[Any] = set()
-    for key_node, _value_node in node.value:  # before merges (<<) are flattened in
-        if isinstance(key_node, yaml.ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
-            key = loader.construct_object(key_node)
-            if key in seen:
-                mapping.duplicate_keys.append((key_node.start_mark.line + 1, key))
-            seen.add(key)
-    loader.flatten_mapping(node)
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        try:
-            hash(key)
-        except TypeError:
-            raise yaml.constructor.ConstructorError(
-                None, None, "found an unhashable key", key_node.start_mark
-            ) from None
-        mapping[key] = loader.construct_object(value_node, deep=True)
-        mapping.key_lines[key] = key_node.start_mark.line + 1
-
-
-def _construct_sequence(loader: _MarkedLoader, node: yaml.SequenceNode):
-    sequence = _Sequence(node.start_mark.line + 1)
-    yield sequence
-    for child in node.value:
-        sequence.append(loader.construct_object(child, deep=True))
-        sequence.item_lines.append(child.start_mark.line + 1)
-
-
-def _construct_timestamp(loader: _MarkedLoader, node: yaml.ScalarNode):
-    try:
-        return loader.construct_yaml_timestamp(node)
-    except ValueError:  # 2024-02-30: keep the text, validation reports it with its line
-        return loader.construct_scalar(node)
-
-
-_MarkedLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-_MarkedLoader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
-_MarkedLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
-
-
-def _load_yaml(text: str) -> Any:
-    loader = _MarkedLoader(text)
-    try:
-        return loader.get_single_data()
-    finally:
-        loader.dispose()
-
-
-def _without_lines(value: Any) -> Any:
-    """Plain JSON values as _Mapping/_Sequence without line numbers (the fallback for JSON)."""
-    if isinstance(value, dict):
-        mapping = _Mapping(None)
-        for key, item in value.items():
-            mapping[key] = _without_lines(item)
-        return mapping
-    if isinstance(value, list):
-        sequence = _Sequence(None)
-        sequence.extend(_without_lines(item) for item in value)
-        return sequence
-    return value
-
-
-def _read(path: Path, source: str) -> tuple[Any, str]:
-    def refuse(message: str, line: int | None = None) -> NetworkFileInvalid:
-        return NetworkFileInvalid(source, [Problem(line, "", message)])
-
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise refuse(f"cannot read the file: {exc.strerror} (无法读取文件)") from None
-    sha256 = hashlib.sha256(raw).hexdigest()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise refuse("the file is not UTF-8 text (文件不是UTF-8编码)") from None
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        try:
-            plain = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise refuse(
-                f"malformed JSON: {exc.msg} at column {exc.colno} (JSON格式错误)", exc.lineno
-            ) from None
-        # JSON is (nearly) YAML: reading it again this way gives line numbers. A raw tab in valid
-        # JSON can only be whitespace between tokens, which YAML wants as spaces.
-        try:
-            return _load_yaml(text.replace("\t", " ")), sha256
-        except yaml.YAMLError:
-            return _without_lines(plain), sha256
-    if suffix not in {".yaml", ".yml"}:
-        raise refuse(
-            f"unsupported file type '{suffix}': use .yaml, .yml or .json (不支持的文件类型)"
-        )
-    try:
-        return _load_yaml(text), sha256
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        detail = "; ".join(str(part) for part in (exc.context, exc.problem) if part)
-        raise refuse(
-            f"malformed YAML: {detail} (YAML格式错误)", mark.line + 1 if mark else None
-        ) from None
-    except yaml.YAMLError as exc:
-        raise refuse(f"malformed YAML: {exc} (YAML格式错误)") from None
-
-
-# --- validation --------------------------------------------------------------------------------
 
 
 def _max_length(model: type[models.Model], name: str) -> int:
@@ -278,6 +54,14 @@ class _Field:
     noun: str = ""  # "tier" → "unknown tier 'x'"
 
 
+_DISTRICT_FIELDS = {
+    "code": _Field("slug", max_length=_max_length(District, "code")),
+    "name": _Field("text", max_length=_max_length(District, "name")),
+    "name_en": _Field(
+        "text", required=False, default="", max_length=_max_length(District, "name_en")
+    ),
+    "population": _Field("int"),
+}
 _INSTITUTION_FIELDS = {
     "code": _Field("slug", max_length=_max_length(Institution, "code")),
     "name": _Field("text", max_length=_max_length(Institution, "name")),
@@ -290,7 +74,7 @@ _INSTITUTION_FIELDS = {
     "grade": _Field(
         "text", required=False, default="", max_length=_max_length(Institution, "grade")
     ),
-    "district": _Field("choice", choices=tuple(District.values), noun="district"),
+    "district": _Field("slug", max_length=_max_length(District, "code")),
     "beds": _Field("int", required=False, default=0),
     "departments": _Field("list", required=False, default=()),
 }
@@ -306,7 +90,7 @@ _ALLIANCE_FIELDS = {
     "name": _Field("text", max_length=_max_length(Alliance, "name")),
     "kind": _Field("choice", choices=tuple(AllianceKind.values), noun="alliance kind"),
     "district": _Field(
-        "choice", required=False, default="", choices=tuple(District.values), noun="district"
+        "slug", required=False, default="", max_length=_max_length(District, "code")
     ),
     "members": _Field("list"),
 }
@@ -320,7 +104,7 @@ _ROOT_FIELDS = {
     "version": _Field("int"),
     "city": _Field("text", max_length=64),
     "city_en": _Field("text", required=False, default="", max_length=64),
-    "district_population": _Field("mapping", required=False, default=None),
+    "districts": _Field("list"),
     "institutions": _Field("list"),
     "alliances": _Field("list", required=False, default=()),
 }
@@ -342,9 +126,13 @@ def _describe(value: Any) -> str:
     return f"'{value}'"
 
 
-class _Validator:
+class Validator:
+    """One pass over a document: `network(document, sha256)` returns the NetworkSpec, or None
+    with every problem found in `problems`."""
+
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        self.district_codes: tuple[str, ...] = ()
 
     def problem(self, line: int | None, path: str, message: str) -> None:
         self.problems.append(Problem(line, path, message))
@@ -352,7 +140,7 @@ class _Validator:
     def record(self, value: Any, line: int | None, path: str, spec: dict[str, _Field]):
         """Check one mapping against its field table. Returns the cleaned values, or None when
         anything in it is wrong (the problems are recorded)."""
-        if not isinstance(value, _Mapping):
+        if not isinstance(value, MarkedMapping):
             self.problem(line, path, f"expected a mapping, got {_describe(value)} (应为映射)")
             return None
         before = len(self.problems)
@@ -429,10 +217,10 @@ class _Validator:
                     pass
             return False, f"not a valid date {_describe(raw)}; expected YYYY-MM-DD (日期无效)"
         if kind == "list":
-            if not isinstance(raw, _Sequence):
+            if not isinstance(raw, MarkedSequence):
                 return False, f"expected a list, got {_describe(raw)} (应为列表)"
             return True, raw
-        if not isinstance(raw, _Mapping):  # mapping
+        if not isinstance(raw, MarkedMapping):  # mapping
             return False, f"expected a mapping, got {_describe(raw)} (应为映射)"
         return True, raw
 
@@ -452,7 +240,7 @@ class _Validator:
             self.problem(1, "", "the file is empty (文件为空)")
             return None
         root = self.record(document, 1, "", _ROOT_FIELDS)
-        if root is None and not isinstance(document, _Mapping):
+        if root is None and not isinstance(document, MarkedMapping):
             return None
         root = root or {name: document.get(name) for name in _ROOT_FIELDS}
         version = root["version"]
@@ -461,15 +249,26 @@ class _Validator:
                 document.line_of("version"),
                 "version",
                 f"unsupported format version {version}; this loader reads version "
-                f"{FORMAT_VERSION} (不支持的格式版本)",
+                f"{FORMAT_VERSION}{_UPGRADE_HINTS.get(version, '')} (不支持的格式版本)",
             )
-        raw_population = root.get("district_population")
-        population = self.district_population(
-            raw_population if isinstance(raw_population, _Mapping) else None
+        raw_districts = root["districts"]
+        if not isinstance(raw_districts, MarkedSequence):
+            raw_districts = MarkedSequence(None)  # its problem is recorded already
+        elif not raw_districts:
+            self.problem(
+                document.line_of("districts"),
+                "districts",
+                "at least one district is required (至少需要一个区)",
+            )
+        districts = self.districts(raw_districts)
+        self.district_codes = tuple(
+            item.get("code").strip()
+            for item in raw_districts
+            if isinstance(item, MarkedMapping) and isinstance(item.get("code"), str)
         )
         raw_institutions = root["institutions"]
-        if not isinstance(raw_institutions, _Sequence):
-            raw_institutions = _Sequence(None)  # its problem is recorded already
+        if not isinstance(raw_institutions, MarkedSequence):
+            raw_institutions = MarkedSequence(None)  # its problem is recorded already
         elif not raw_institutions:
             self.problem(
                 document.line_of("institutions"),
@@ -480,11 +279,11 @@ class _Validator:
         known_codes = {
             item.get("code").strip()
             for item in raw_institutions
-            if isinstance(item, _Mapping) and isinstance(item.get("code"), str)
+            if isinstance(item, MarkedMapping) and isinstance(item.get("code"), str)
         }
         raw_alliances = root["alliances"]
-        if not isinstance(raw_alliances, _Sequence):
-            raw_alliances = _Sequence(None)
+        if not isinstance(raw_alliances, MarkedSequence):
+            raw_alliances = MarkedSequence(None)
         alliances = self.alliances(raw_alliances, known_codes)
         if self.problems:
             return None
@@ -492,36 +291,55 @@ class _Validator:
             version=version,
             city=root["city"],
             city_en=root["city_en"],
-            district_population=population,
+            districts=tuple(districts),
             institutions=tuple(institutions),
             alliances=tuple(alliances),
             sha256=sha256,
         )
 
-    def district_population(self, raw: _Mapping | None) -> dict[str, int]:
-        population: dict[str, int] = {}
-        for key, value in (raw or {}).items():
-            where, line = f"district_population.{key}", raw.line_of(key)
-            if key not in District.values:
+    def districts(self, items: MarkedSequence) -> list[DistrictSpec]:
+        specs, seen_codes = [], {}
+        for index, item in enumerate(items):
+            path, line = f"districts[{index}]", items.line_of(index)
+            values = self.record(item, line, path, _DISTRICT_FIELDS)
+            if values is None:
+                continue
+            if not self.unique(
+                seen_codes,
+                values["code"],
+                item.line_of("code"),
+                f"{path}.code",
+                f"district code '{values['code']}'",
+            ):
+                continue
+            if values["population"] <= 0:
                 self.problem(
-                    line,
-                    where,
-                    f"unknown district '{key}'; expected one of {', '.join(District.values)}",
+                    item.line_of("population"),
+                    f"{path}.population",
+                    f"expected a positive whole number, got {values['population']} (应为正整数)",
                 )
-            elif isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                self.problem(
-                    line, where, f"expected a positive whole number, got {_describe(value)}"
-                )
-            else:
-                population[key] = value
-        return population
+                continue
+            specs.append(DistrictSpec(**values))
+        return specs
 
-    def institutions(self, items: _Sequence) -> list[InstitutionSpec]:
+    def known_district(self, item: MarkedMapping, path: str, code: str) -> bool:
+        """A district referred to by an institution or alliance is one of the file's own."""
+        if code in self.district_codes:
+            return True
+        expected = ", ".join(self.district_codes) or "none: the file lists no district"
+        self.problem(
+            item.line_of("district"),
+            f"{path}.district",
+            f"unknown district '{code}'; expected one of {expected} (未知的区)",
+        )
+        return False
+
+    def institutions(self, items: MarkedSequence) -> list[InstitutionSpec]:
         specs, seen_codes = [], {}
         for index, item in enumerate(items):
             path, line = f"institutions[{index}]", items.line_of(index)
             values = self.record(item, line, path, _INSTITUTION_FIELDS)
-            if values is None:
+            if values is None or not self.known_district(item, path, values["district"]):
                 continue
             if not self.unique(
                 seen_codes,
@@ -539,7 +357,7 @@ class _Validator:
             specs.append(InstitutionSpec(**values, departments=tuple(departments)))
         return specs
 
-    def departments(self, items: _Sequence | tuple, path: str) -> list[DepartmentSpec] | None:
+    def departments(self, items: MarkedSequence | tuple, path: str) -> list[DepartmentSpec] | None:
         specs, seen_codes, ok = [], {}, True
         for index, item in enumerate(items):
             where, line = f"{path}[{index}]", items.line_of(index)
@@ -568,7 +386,7 @@ class _Validator:
             specs.append(DepartmentSpec(**values))
         return specs if ok else None
 
-    def alliances(self, items: _Sequence, known_codes: set[str]) -> list[AllianceSpec]:
+    def alliances(self, items: MarkedSequence, known_codes: set[str]) -> list[AllianceSpec]:
         specs, seen_codes = [], {}
         for index, item in enumerate(items):
             path, line = f"alliances[{index}]", items.line_of(index)
@@ -590,6 +408,8 @@ class _Validator:
                     "a medical community needs its district (医共体须注明所属区)",
                 )
                 continue
+            if values["district"] and not self.known_district(item, path, values["district"]):
+                continue
             members = self.members(
                 values.pop("members"), f"{path}.members", values["code"], known_codes
             )
@@ -598,7 +418,7 @@ class _Validator:
         return specs
 
     def members(
-        self, items: _Sequence, path: str, alliance: str, known_codes: set[str]
+        self, items: MarkedSequence, path: str, alliance: str, known_codes: set[str]
     ) -> list[MembershipSpec] | None:
         specs: list[MembershipSpec] = []
         lines: list[int | None] = []
@@ -663,19 +483,3 @@ class _Validator:
 def _overlap(a: MembershipSpec, b: MembershipSpec) -> bool:
     far = dt.date.max
     return a.start_date < (b.end_date or far) and b.start_date < (a.end_date or far)
-
-
-def network_file_parse(path: str | Path) -> NetworkSpec:
-    """Read and validate a whole network file; raise NetworkFileInvalid listing every problem."""
-    source = str(path)
-    document, sha256 = _read(Path(path), source)
-    validator = _Validator()
-    spec = validator.network(document, sha256)
-    if spec is None:
-        raise NetworkFileInvalid(source, validator.problems)
-    return spec
-
-
-def district_population(path: str | Path = DEFAULT_NETWORK_FILE) -> dict[str, int]:
-    """The approximate population per district in a network file (for the demo generator)."""
-    return dict(network_file_parse(path).district_population)

@@ -222,7 +222,7 @@ REFERRAL_TABLE: Workflow[ReferralState] = Workflow(
 )
 
 
-def _check_facts(table: Workflow[ReferralState]) -> None:
+def check_facts(table: Workflow[ReferralState]) -> None:
     """Facts that contradict each other or the transitions stop the import."""
     if set(table.states) != set(ReferralStatus.values):
         raise WorkflowError("referral: the table's states differ from ReferralStatus")
@@ -239,7 +239,7 @@ def _check_facts(table: Workflow[ReferralState]) -> None:
             raise WorkflowError(f"referral: nothing happens when {status}'s deadline is missed")
 
 
-_check_facts(REFERRAL_TABLE)
+check_facts(REFERRAL_TABLE)
 
 OPEN_STATUSES: tuple[str, ...] = REFERRAL_TABLE.states_where(lambda f: f.open)
 TERMINAL_STATUSES: tuple[str, ...] = REFERRAL_TABLE.states_where(lambda f: f.terminal)

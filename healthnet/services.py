@@ -267,7 +267,7 @@ def encounter_create(
             actor=actor,
             action="create",
             object_type="encounter",
-            object_id=encounter.public_id,
+            object_id=str(encounter.public_id),
             details={"source": encounter.source, "kind": kind},
         )
     return encounter

@@ -11,7 +11,7 @@ each with its own input schema, so the OpenAPI says what each action needs.
 import datetime as dt
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from django.http import Http404
 from ninja import Field, Query, Router, Schema, Status
@@ -143,7 +143,8 @@ class ReferralDetailOut(ReferralOut):
 
     @staticmethod
     def resolve_redirected_from(obj: Referral) -> uuid.UUID | None:
-        return obj.redirected_from.public_id if obj.redirected_from_id else None
+        linked = obj.redirected_from  # prefetched; None without a query when not redirected
+        return linked.public_id if linked is not None else None
 
     @staticmethod
     def resolve_redirected_to(obj: Referral) -> uuid.UUID | None:
@@ -152,7 +153,8 @@ class ReferralDetailOut(ReferralOut):
 
     @staticmethod
     def resolve_follow_on(obj: Referral) -> uuid.UUID | None:
-        return obj.follow_on.public_id if obj.follow_on_id else None
+        linked = obj.follow_on  # prefetched; None without a query when there is none
+        return linked.public_id if linked is not None else None
 
     @staticmethod
     def resolve_follow_on_of(obj: Referral) -> uuid.UUID | None:
@@ -192,7 +194,10 @@ class SuggestionOut(Schema):
 def _detail(request, public_id: uuid.UUID) -> Referral:
     referral = selectors.referral_for_user(request.user, public_id)
     audit_record(
-        actor=request.user, action="read", object_type="referral", object_id=referral.public_id
+        actor=request.user,
+        action="read",
+        object_type="referral",
+        object_id=str(referral.public_id),
     )
     return referral
 
@@ -307,23 +312,26 @@ def _act(request, referral_id: uuid.UUID, name: str, payload: Schema | None) -> 
 
 
 def _action_view(spec: ActionSpec) -> Callable[..., Referral]:
-    """A handler whose signature carries the action's own input schema (ninja reads it)."""
-    name, input_schema = spec.name, spec.input
-    if input_schema is None:
+    """A handler whose signature carries the action's own input schema (ninja reads it). An
+    action whose fields all have defaults may be sent without a body."""
+    name = spec.name
 
-        def view(request, referral_id: uuid.UUID):
-            return _act(request, referral_id, name, None)
+    def without_input(request, referral_id: uuid.UUID):
+        return _act(request, referral_id, name, None)
 
-    elif any(field.is_required() for field in input_schema.model_fields.values()):
+    if spec.input is None:
+        view: Callable[..., Referral] = without_input
+    else:
+        schema = cast(type[Schema], spec.input)
 
-        def view(request, referral_id: uuid.UUID, payload: input_schema):  # type: ignore[valid-type]
+        def with_input(request, referral_id: uuid.UUID, payload: schema):  # type: ignore[valid-type]
             return _act(request, referral_id, name, payload)
 
-    else:  # every field has a default: the body may be left out
-
-        def view(request, referral_id: uuid.UUID, payload: input_schema | None = None):  # type: ignore[valid-type]
+        def with_optional_input(request, referral_id: uuid.UUID, payload: schema | None = None):  # type: ignore[valid-type]
             return _act(request, referral_id, name, payload)
 
+        required = any(field.is_required() for field in schema.model_fields.values())
+        view = with_input if required else with_optional_input
     view.__name__ = f"referral_{name}"
     return view
 

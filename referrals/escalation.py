@@ -84,8 +84,9 @@ def _escalate_one(pk: int, *, now: dt.datetime) -> int:
             .filter(pk=pk, status__in=ESCALATING_STATUSES, overdue=False, due_at__lt=now)
             .first()
         )
-        if referral is None:  # moved on, or escalated by a concurrent run
+        if referral is None or referral.due_at is None:  # moved on, or escalated concurrently
             return 0
+        due_at = referral.due_at
         referral.overdue = True
         referral.escalated_at = now
         referral.save(update_fields=["overdue", "escalated_at"])
@@ -98,7 +99,7 @@ def _escalate_one(pk: int, *, now: dt.datetime) -> int:
             from_status=referral.status,
             reason="超时未处理，已上报 (deadline missed, escalated)",
             details={
-                "due_at": referral.due_at.isoformat(),
+                "due_at": due_at.isoformat(),
                 "notified": [u.username for u in recipients],
             },
         )
@@ -111,8 +112,7 @@ def _escalate_one(pk: int, *, now: dt.datetime) -> int:
                 f"{timezone.localtime(referral.due_at):%Y-%m-%d %H:%M}。"
             ),
             dedupe_prefix=(
-                f"referral:{referral.public_id}:escalate:{referral.status}:"
-                f"{referral.due_at.isoformat()}"
+                f"referral:{referral.public_id}:escalate:{referral.status}:{due_at.isoformat()}"
             ),
         )
     return 1

@@ -17,7 +17,7 @@ def referral_sides(user: User, referral: Referral) -> set[str]:
     """The sides the user stands on for this referral: referring, receiving, or none."""
     if not is_institution_staff(user) or user.institution_id is None:
         return set()
-    sides = set()
+    sides: set[str] = set()
     if referral.from_institution_id == user.institution_id:
         sides.add(Side.REFERRING)
     if referral.to_institution_id == user.institution_id:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db.models import F, Prefetch, Q, QuerySet
@@ -48,7 +49,7 @@ def referrals_visible_to(user: User) -> QuerySet[Referral]:
 @dataclass(frozen=True)
 class WorklistFilters:
     box: str | None = None  # incoming | outgoing | None (both)
-    status: list[str] | None = None
+    status: Sequence[str] | None = None
     direction: str | None = None
     urgency: str | None = None
     overdue: bool | None = None
@@ -140,10 +141,14 @@ def resident_concerns_institution(resident: Resident, institution_id: int | None
     ).exists()
 
 
-def referrals_awaiting_arrival(*, resident: Resident, institution_id: int) -> QuerySet[Referral]:
+def referrals_awaiting_arrival(
+    *, resident: Resident, institution_id: int | None
+) -> QuerySet[Referral]:
     """The resident's referrals into the institution that wait for the resident to check in
     (the states the table lets `arrive` leave from), oldest first: what a scan at that
-    institution's desk marks arrived."""
+    institution's desk marks arrived. None without an institution."""
+    if institution_id is None:
+        return Referral.objects.none()
     return Referral.objects.filter(
         resident=resident,
         to_institution_id=institution_id,

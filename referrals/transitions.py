@@ -18,7 +18,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import models
@@ -258,10 +258,9 @@ def transition_for(status: str, action: str) -> Transition | None:
 
 def deadline(kind: str, urgency: str | None = None) -> dt.timedelta:
     """A deadline from settings.REFERRAL_DEADLINES (minutes); `decision` depends on urgency."""
-    value = settings.REFERRAL_DEADLINES[kind]
-    if isinstance(value, dict):
-        value = value[urgency]
-    return dt.timedelta(minutes=value)
+    value = cast("int | dict[str, int]", settings.REFERRAL_DEADLINES[kind])
+    minutes = value[str(urgency)] if isinstance(value, dict) else value
+    return dt.timedelta(minutes=minutes)
 
 
 def end_of_local_day(day: dt.date) -> dt.datetime:

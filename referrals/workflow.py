@@ -13,7 +13,7 @@ import datetime as dt
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ninja import Field, Schema
 
@@ -195,7 +195,7 @@ class ReferralWorkflow:
             payload = spec.input()
         if not isinstance(payload, spec.input):
             raise TypeError(f"{name} takes {spec.input.__name__}, not {type(payload).__name__}")
-        values: dict[str, Any] = payload.model_dump()
+        values: dict[str, Any] = cast(Schema, payload).model_dump()
         return spec.service(referral=referral, actor=actor, **values)
 
     def who_may(self, name: str) -> str:

@@ -80,7 +80,7 @@ def record_event(
         actor=actor,
         action=f"referral_{action}",
         object_type="referral",
-        object_id=referral.public_id,
+        object_id=str(referral.public_id),
         details={"from": from_status, "to": referral.status, **(details or {})},
     )
     return event

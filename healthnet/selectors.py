@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from healthnet import permissions
 from healthnet.errors import InvalidInput, NotFound
@@ -41,28 +43,29 @@ def districts_active() -> QuerySet[District]:
 
 
 def institutions_filtered(
-    *, tier: str | None = None, district: str | None = None, alliance: str | None = None
+    *,
+    tier: str | None = None,
+    district: str | None = None,
+    alliance: str | None = None,
+    on: dt.date | None = None,
 ) -> QuerySet[Institution]:
-    """Active institutions, optionally of one tier, district (a loaded district's code, else
-    `district_unknown`) and current alliance, with their current memberships."""
+    """Active institutions, optionally of one tier and district (a loaded district's code, else
+    `district_unknown`), each with its alliance memberships current `on` (default today) in
+    `current_memberships`; `alliance` keeps the institutions currently in that alliance."""
     if district:
         district_by_code(district)
+    current = alliance_memberships_current(on=on or timezone.localdate())
     qs = Institution.objects.filter(active=True)
     if tier:
         qs = qs.filter(tier=tier)
     if district:
         qs = qs.filter(district=district)
     if alliance:
-        qs = qs.filter(
-            alliance_memberships__alliance__code=alliance,
-            alliance_memberships__end_date__isnull=True,
-        )
+        qs = qs.filter(pk__in=current.filter(alliance__code=alliance).values("institution_id"))
     return qs.prefetch_related(
         Prefetch(
             "alliance_memberships",
-            queryset=AllianceMembership.objects.filter(end_date__isnull=True).select_related(
-                "alliance"
-            ),
+            queryset=current.select_related("alliance"),
             to_attr="current_memberships",
         )
     ).order_by("code")
@@ -154,3 +157,57 @@ def resident_related_to_institution(resident: Resident, institution_id: int | No
     if Encounter.objects.filter(Q(resident=resident) & Q(institution_id=institution_id)).exists():
         return True
     return any(check(resident, institution_id) for check in RESIDENT_RELATION_CHECKS)
+
+
+# --- alliance memberships ------------------------------------------------------------------
+
+
+def alliance_memberships_current(*, on: dt.date) -> QuerySet[AllianceMembership]:
+    """The memberships in force on the day `on`: started on or before it and not yet ended
+    (`end_date` is the first day outside the alliance). The one meaning of "current" for the
+    directory, referral routing and escalation."""
+    return AllianceMembership.objects.filter(
+        Q(start_date__lte=on) & (Q(end_date__isnull=True) | Q(end_date__gt=on))
+    )
+
+
+# --- departments and staff, for the apps above the network ---------------------------------
+
+
+def department_by_public_id(public_id: uuid.UUID | str) -> Department:
+    """One department by its public id, with its institution; 404 `department_not_found`."""
+    department = (
+        Department.objects.select_related("institution").filter(public_id=public_id).first()
+    )
+    if department is None:
+        raise NotFound("department_not_found", "科室不存在 (no such department)")
+    return department
+
+
+def departments_accepting_referrals(*, specialty: str | None = None) -> QuerySet[Department]:
+    """Departments that accept referrals, at active institutions (institution joined)."""
+    qs = Department.objects.filter(accepts_referrals=True, institution__active=True)
+    if specialty:
+        qs = qs.filter(specialty=specialty)
+    return qs.select_related("institution")
+
+
+def departments_of_institution(institution_id: int) -> QuerySet[Department]:
+    """An institution's departments, those accepting referrals first, then by code."""
+    return Department.objects.filter(institution_id=institution_id).order_by(
+        "-accepts_referrals", "code"
+    )
+
+
+def users_active_with_role(*, institution_ids: Iterable[int], role: str) -> QuerySet[User]:
+    """The active logins of a role at the given institutions, in a stable order."""
+    return User.objects.filter(
+        institution_id__in=list(institution_ids), role=role, is_active=True
+    ).order_by("pk")
+
+
+def user_of_practitioner(practitioner_id: int | None) -> User | None:
+    """The active login of a practitioner, if they have one."""
+    if practitioner_id is None:
+        return None
+    return User.objects.filter(practitioner_id=practitioner_id, is_active=True).first()

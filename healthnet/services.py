@@ -23,6 +23,9 @@ from healthnet.models import (
     AGE_DERIVED_POPULATIONS,
     ApiToken,
     AuditEvent,
+    Department,
+    Encounter,
+    EncounterKind,
     KeyPopulation,
     Resident,
     ResidentPopulationTag,
@@ -216,3 +219,52 @@ def api_token_revoke(*, actor: User, api_token: ApiToken) -> None:
             audit_record(
                 actor=actor, action="token_revoke", object_type="api_token", object_id=api_token.pk
             )
+
+
+# --- encounters --------------------------------------------------------------------------------
+
+
+def encounter_create(
+    *,
+    actor: User | None,
+    resident: Resident,
+    institution_id: int,
+    kind: str,
+    started_at: dt.datetime,
+    source: str = "manual",
+    department: Department | None = None,
+) -> Encounter:
+    """Record a visit of the resident at an institution (the base of the primary-care share of
+    visits, DESIGN §7), with its audit row. Other apps (the health-code scan at registration)
+    create visits through here, never by writing the table."""
+    if kind not in EncounterKind.values:
+        raise InvalidInput(
+            "encounter_kind_unknown", f"未知的就诊类型: {kind} (unknown kind)", field="kind"
+        )
+    if timezone.is_naive(started_at):
+        raise InvalidInput(
+            "started_at_naive", "就诊时间须带时区 (a timezone-aware time)", field="started_at"
+        )
+    if department is not None and department.institution_id != institution_id:
+        raise InvalidInput(
+            "department_not_in_institution",
+            "科室不属于该机构 (the department is not in this institution)",
+            field="department",
+        )
+    with transaction.atomic():
+        encounter = Encounter.objects.create(
+            resident=resident,
+            institution_id=institution_id,
+            department=department,
+            kind=kind,
+            started_at=started_at,
+            source=source[:16],
+        )
+        audit_record(
+            actor=actor,
+            action="create",
+            object_type="encounter",
+            object_id=str(encounter.public_id),
+            details={"source": encounter.source, "kind": kind},
+        )
+    return encounter

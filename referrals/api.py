@@ -1,31 +1,35 @@
 """API of two-way referrals (/api/v1/referrals): create, worklists, detail with the timeline,
-one POST per transition, and target suggestions.
+one POST operation per action of the workflow, and target suggestions.
 
 Staff see referrals into and out of their own institution; any other referral answers 404 (its
 existence is not disclosed). A transition the state does not allow answers 409
 `transition_not_allowed` with `details.allowed_actions`; one the actor's side or role may not
-take answers 403.
+take answers 403. The action operations are generated from referrals.workflow.REFERRAL_WORKFLOW:
+each with its own input schema, so the OpenAPI says what each action needs.
 """
 
 import datetime as dt
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
+from django.http import Http404
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from config.pagination import PageNumberPagination
-from healthnet.errors import Forbidden, InvalidInput
-from healthnet.models import Department, Resident
+from healthnet.errors import Forbidden, InvalidInput, NotFound
+from healthnet.selectors import department_by_public_id, resident_by_public_id
 from healthnet.services import audit_record
+from healthnet.workflow import ActionSpec
 from referrals import permissions, selectors, services
 from referrals.models import (
     Referral,
     ReferralDirection,
     ReferralStatus,
     ReferralUrgency,
-    RejectionReason,
 )
+from referrals.workflow import REFERRAL_WORKFLOW
 
 router = Router(tags=["referrals"])
 
@@ -45,24 +49,6 @@ class ReferralIn(Schema):
         False, description="the resident agreed (required going down for a signed resident)"
     )
     submit: bool = Field(True, description="submit at once (false: keep as a draft)")
-
-
-class ActionIn(Schema):
-    """Parameters of a transition; each action reads the ones it needs."""
-
-    comment: str = Field(
-        "", max_length=2000, description="accept / reject / redirect / acknowledge"
-    )
-    reason: str = Field("", max_length=2000, description="cancel: why")
-    reason_code: RejectionReason | None = Field(None, description="reject: coded reason")
-    to_department: uuid.UUID | None = Field(None, description="redirect: the new target")
-    date: dt.date | None = Field(None, description="schedule / reschedule: appointment day")
-    findings: str = Field("", max_length=4000)
-    diagnosis: str = Field("", max_length=200)
-    summary: str = Field("", max_length=4000, description="complete: required")
-    recommendations: str = Field("", max_length=4000)
-    return_to_primary_care: bool = False
-    resident_consent: bool = False
 
 
 class PartyOut(Schema):
@@ -157,7 +143,8 @@ class ReferralDetailOut(ReferralOut):
 
     @staticmethod
     def resolve_redirected_from(obj: Referral) -> uuid.UUID | None:
-        return obj.redirected_from.public_id if obj.redirected_from_id else None
+        linked = obj.redirected_from  # prefetched; None without a query when not redirected
+        return linked.public_id if linked is not None else None
 
     @staticmethod
     def resolve_redirected_to(obj: Referral) -> uuid.UUID | None:
@@ -166,7 +153,8 @@ class ReferralDetailOut(ReferralOut):
 
     @staticmethod
     def resolve_follow_on(obj: Referral) -> uuid.UUID | None:
-        return obj.follow_on.public_id if obj.follow_on_id else None
+        linked = obj.follow_on  # prefetched; None without a query when there is none
+        return linked.public_id if linked is not None else None
 
     @staticmethod
     def resolve_follow_on_of(obj: Referral) -> uuid.UUID | None:
@@ -206,7 +194,10 @@ class SuggestionOut(Schema):
 def _detail(request, public_id: uuid.UUID) -> Referral:
     referral = selectors.referral_for_user(request.user, public_id)
     audit_record(
-        actor=request.user, action="read", object_type="referral", object_id=referral.public_id
+        actor=request.user,
+        action="read",
+        object_type="referral",
+        object_id=str(referral.public_id),
     )
     return referral
 
@@ -217,12 +208,12 @@ def referral_create(request, payload: ReferralIn):
     safe: the same key by the same user returns the first referral (201) instead of a new one.
     A second open referral to the same department in the same direction answers 409
     `referral_duplicate` with `details.existing_id`."""
-    resident = Resident.objects.filter(public_id=payload.resident).first()
-    if resident is None:
-        raise InvalidInput("resident_not_found", "居民不存在 (no such resident)", field="resident")
-    to_department = _department(payload.to_department, field="to_department")
+    resident = _referenced(resident_by_public_id, payload.resident, field="resident")
+    to_department = _referenced(
+        department_by_public_id, payload.to_department, field="to_department"
+    )
     from_department = (
-        _department(payload.from_department, field="from_department")
+        _referenced(department_by_public_id, payload.from_department, field="from_department")
         if payload.from_department
         else None
     )
@@ -284,7 +275,9 @@ def referral_suggestions(
         raise Forbidden(
             "referral_create_forbidden", "您的角色不能开具转诊 (your role may not refer)"
         )
-    resident_obj = Resident.objects.filter(public_id=resident).first() if resident else None
+    resident_obj = (
+        _referenced(resident_by_public_id, resident, field="resident") if resident else None
+    )
     suggestions = selectors.referral_targets_suggested(
         request.user, direction=direction, specialty=specialty, resident=resident_obj
     )
@@ -309,23 +302,69 @@ def referral_detail(request, referral_id: uuid.UUID):
     return _detail(request, referral_id)
 
 
-@router.post("/{uuid:referral_id}/{action}", response=ReferralDetailOut)
-def referral_action(request, referral_id: uuid.UUID, action: str, payload: ActionIn | None = None):
-    """Move the referral: submit, accept, reject, redirect, schedule, arrive, no_show,
-    reschedule, complete, acknowledge, cancel. Redirect answers this referral, now redirected,
-    with `redirected_to` (the new one belongs to the referrer and the new target)."""
+# --- one operation per action, generated from the workflow -------------------------------------
+
+
+def _act(request, referral_id: uuid.UUID, name: str, payload: Schema | None) -> Referral:
     referral = selectors.referral_for_user(request.user, referral_id)
-    params = (payload or ActionIn()).dict()
-    result = services.referral_act(
-        referral=referral, actor=request.user, action=action, params=params
-    )
+    result = REFERRAL_WORKFLOW.run(name, referral=referral, actor=request.user, payload=payload)
     return _detail(request, result.public_id)
 
 
-def _department(public_id: uuid.UUID, *, field: str) -> Department:
-    department = (
-        Department.objects.select_related("institution").filter(public_id=public_id).first()
+def _action_view(spec: ActionSpec) -> Callable[..., Referral]:
+    """A handler whose signature carries the action's own input schema (ninja reads it). An
+    action whose fields all have defaults may be sent without a body."""
+    name = spec.name
+
+    def without_input(request, referral_id: uuid.UUID):
+        return _act(request, referral_id, name, None)
+
+    if spec.input is None:
+        view: Callable[..., Referral] = without_input
+    else:
+        schema = cast(type[Schema], spec.input)
+
+        def with_input(request, referral_id: uuid.UUID, payload: schema):  # type: ignore[valid-type]
+            return _act(request, referral_id, name, payload)
+
+        def with_optional_input(request, referral_id: uuid.UUID, payload: schema | None = None):  # type: ignore[valid-type]
+            return _act(request, referral_id, name, payload)
+
+        required = any(field.is_required() for field in schema.model_fields.values())
+        view = with_input if required else with_optional_input
+    view.__name__ = f"referral_{name}"
+    return view
+
+
+for _spec in REFERRAL_WORKFLOW.actions.values():
+    router.add_api_operation(
+        f"/{{uuid:referral_id}}/{_spec.name}",
+        ["POST"],
+        _action_view(_spec),
+        response=ReferralDetailOut,
+        operation_id=f"referral_{_spec.name}",
+        summary=f"{_spec.name}: {_spec.label}",
+        description=(
+            f"{_spec.description}.\n\nFrom → to (side: roles):\n"
+            f"{REFERRAL_WORKFLOW.who_may(_spec.name)}\n\n"
+            "409 `transition_not_allowed` (with `details.allowed_actions`) when the state does "
+            "not allow it, 403 `referral_action_forbidden` for a side or role that may not, "
+            "404 for a referral outside the caller's institution."
+        ),
     )
-    if department is None:
-        raise InvalidInput("department_not_found", "科室不存在 (no such department)", field=field)
-    return department
+
+
+@router.post("/{uuid:referral_id}/{action}", response=ReferralDetailOut, include_in_schema=False)
+def referral_action_unknown(request, referral_id: uuid.UUID, action: str):
+    """Any other action name: 404 `action_unknown` in the API's error format."""
+    REFERRAL_WORKFLOW.action(action)  # 404 `action_unknown` for a name the workflow lacks
+    raise Http404  # a bound action always matches its own operation first
+
+
+def _referenced(lookup: Callable[[uuid.UUID], Any], public_id: uuid.UUID, *, field: str) -> Any:
+    """A record the body names: one that does not exist is bad input (422, its not-found code),
+    not a missing resource."""
+    try:
+        return lookup(public_id)
+    except NotFound as missing:
+        raise InvalidInput(missing.code, missing.message, field=field) from None

@@ -1,25 +1,31 @@
 """The periodic referral jobs (DESIGN §4): flag and escalate missed deadlines, and close completed
 referrals the referrer did not acknowledge in time. Both are idempotent: a second run finds
-nothing left to do, and every notification carries an outbox dedupe key."""
+nothing left to do, and every notification carries an outbox dedupe key.
+
+Which states escalate and which close by themselves are facts of the table
+(referrals/transitions.py: `escalates`, and the system transition `auto_close`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
-from healthnet.models import AllianceMembership, MembershipRole, User, UserRole
+from healthnet.models import MembershipRole, User, UserRole
+from healthnet.selectors import (
+    alliance_memberships_current,
+    user_of_practitioner,
+    users_active_with_role,
+)
 from referrals import services
-from referrals.models import Referral, ReferralStatus
-from referrals.transitions import Action, transition_for
-
-S = ReferralStatus
-
-# Steps whose deadline, once missed, flags the referral overdue and escalates. A completed
-# referral's deadline is handled by auto-close instead.
-ESCALATING_STATUSES = (S.SUBMITTED, S.ACCEPTED, S.SCHEDULED, S.NO_SHOW, S.ARRIVED)
+from referrals.models import Referral
+from referrals.transitions import (
+    AUTO_CLOSING_STATUSES,
+    ESCALATING_STATUSES,
+    REFERRAL_TABLE,
+    Action,
+)
 
 BATCH = 500
 
@@ -28,31 +34,27 @@ def escalation_recipients(referral: Referral, *, on: dt.date) -> list[User]:
     """The receiving department's head, and the institution admins of the lead institution of
     the alliance(s) of the receiving institution (those shared with the referrer first)."""
     users: list[User] = []
-    head = referral.to_department.head
-    if head is not None:
-        head_user = User.objects.filter(practitioner=head, is_active=True).first()
-        if head_user is not None:
-            users.append(head_user)
-    current = Q(start_date__lte=on) & (Q(end_date__isnull=True) | Q(end_date__gt=on))
+    head_user = user_of_practitioner(referral.to_department.head_id)
+    if head_user is not None:
+        users.append(head_user)
+    current = alliance_memberships_current(on=on)
     receiving = set(
-        AllianceMembership.objects.filter(
-            current, institution_id=referral.to_institution_id
-        ).values_list("alliance_id", flat=True)
+        current.filter(institution_id=referral.to_institution_id).values_list(
+            "alliance_id", flat=True
+        )
     )
     referring = set(
-        AllianceMembership.objects.filter(
-            current, institution_id=referral.from_institution_id
-        ).values_list("alliance_id", flat=True)
+        current.filter(institution_id=referral.from_institution_id).values_list(
+            "alliance_id", flat=True
+        )
     )
     alliances = (receiving & referring) or receiving
-    lead_institutions = AllianceMembership.objects.filter(
-        current, alliance_id__in=alliances, role=MembershipRole.LEAD
+    lead_institutions = current.filter(
+        alliance_id__in=alliances, role=MembershipRole.LEAD
     ).values_list("institution_id", flat=True)
-    admins = User.objects.filter(
-        institution_id__in=list(lead_institutions),
-        role=UserRole.INSTITUTION_ADMIN,
-        is_active=True,
-    ).order_by("pk")
+    admins = users_active_with_role(
+        institution_ids=list(lead_institutions), role=UserRole.INSTITUTION_ADMIN
+    )
     seen = {u.pk for u in users}
     users.extend(u for u in admins if u.pk not in seen)
     return users
@@ -82,8 +84,9 @@ def _escalate_one(pk: int, *, now: dt.datetime) -> int:
             .filter(pk=pk, status__in=ESCALATING_STATUSES, overdue=False, due_at__lt=now)
             .first()
         )
-        if referral is None:  # moved on, or escalated by a concurrent run
+        if referral is None or referral.due_at is None:  # moved on, or escalated concurrently
             return 0
+        due_at = referral.due_at
         referral.overdue = True
         referral.escalated_at = now
         referral.save(update_fields=["overdue", "escalated_at"])
@@ -96,7 +99,7 @@ def _escalate_one(pk: int, *, now: dt.datetime) -> int:
             from_status=referral.status,
             reason="超时未处理，已上报 (deadline missed, escalated)",
             details={
-                "due_at": referral.due_at.isoformat(),
+                "due_at": due_at.isoformat(),
                 "notified": [u.username for u in recipients],
             },
         )
@@ -109,22 +112,20 @@ def _escalate_one(pk: int, *, now: dt.datetime) -> int:
                 f"{timezone.localtime(referral.due_at):%Y-%m-%d %H:%M}。"
             ),
             dedupe_prefix=(
-                f"referral:{referral.public_id}:escalate:{referral.status}:"
-                f"{referral.due_at.isoformat()}"
+                f"referral:{referral.public_id}:escalate:{referral.status}:{due_at.isoformat()}"
             ),
         )
     return 1
 
 
 def referrals_auto_close(*, now: dt.datetime | None = None) -> int:
-    """Close completed referrals not acknowledged within the deadline. Returns how many."""
+    """Close the referrals whose state closes by itself when its deadline is missed (completed
+    and not acknowledged in time). Returns how many."""
     now = now or timezone.now()
-    transition = transition_for(S.COMPLETED, Action.AUTO_CLOSE)
-    assert transition is not None  # noqa: S101 - the table has it
     closed = 0
     while True:
         ids = list(
-            Referral.objects.filter(status=S.COMPLETED, due_at__lt=now)
+            Referral.objects.filter(status__in=AUTO_CLOSING_STATUSES, due_at__lt=now)
             .order_by("due_at")
             .values_list("pk", flat=True)[:BATCH]
         )
@@ -134,11 +135,13 @@ def referrals_auto_close(*, now: dt.datetime | None = None) -> int:
             with transaction.atomic():
                 referral = (
                     Referral.objects.select_for_update()
-                    .filter(pk=pk, status=S.COMPLETED, due_at__lt=now)
+                    .filter(pk=pk, status__in=AUTO_CLOSING_STATUSES, due_at__lt=now)
                     .first()
                 )
                 if referral is None:
                     continue
+                transition = REFERRAL_TABLE.transition(referral.status, Action.AUTO_CLOSE)
+                assert transition is not None  # noqa: S101 - filtered on the table's sources
                 referral.closed_at = now
                 services.move_to(
                     referral,

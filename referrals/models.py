@@ -1,8 +1,9 @@
 """Two-way referrals (双向转诊, DESIGN §4): the referral, its timeline, and reserved slots.
 
-The state machine itself lives in referrals/transitions.py (one table); the database holds the
-rules that concurrent requests could otherwise break: one open referral per resident × target
-department × direction, one idempotency key per creator, and a day's slots never over-booked.
+The state machine itself lives in referrals/transitions.py (one table, with the states and their
+facts); the database holds the rules that concurrent requests could otherwise break: one open
+referral per resident × target department × direction (the table's open states), one
+idempotency key per creator, and a day's slots never over-booked.
 """
 
 from __future__ import annotations
@@ -14,49 +15,41 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from healthnet.models import is_higher_tier
+from referrals.transitions import OPEN_STATUSES, TERMINAL_STATUSES, ReferralStatus
+
+__all__ = [
+    "OPEN_STATUSES",
+    "TERMINAL_STATUSES",
+    "DepartmentDaySlots",
+    "Referral",
+    "ReferralDirection",
+    "ReferralEvent",
+    "ReferralStatus",
+    "ReferralUrgency",
+    "RejectionReason",
+]
+
 
 class ReferralDirection(models.TextChoices):
     UP = "up", _("上转")
     DOWN = "down", _("下转")
+
+    @classmethod
+    def between_tiers(cls, from_tier: str, to_tier: str) -> ReferralDirection | None:
+        """The one place direction is computed: up to a higher tier level, down to a lower
+        one, None between institutions of the same level (a lateral referral)."""
+        if is_higher_tier(to_tier, from_tier):
+            return cls.UP
+        if is_higher_tier(from_tier, to_tier):
+            return cls.DOWN
+        return None
 
 
 class ReferralUrgency(models.TextChoices):
     ROUTINE = "routine", _("普通")
     URGENT = "urgent", _("加急")
     EMERGENCY = "emergency", _("急诊绿色通道")
-
-
-class ReferralStatus(models.TextChoices):
-    DRAFT = "draft", _("草稿")
-    SUBMITTED = "submitted", _("已提交")
-    ACCEPTED = "accepted", _("已接收")
-    SCHEDULED = "scheduled", _("已预约")
-    NO_SHOW = "no_show", _("爽约")
-    ARRIVED = "arrived", _("已到诊")
-    COMPLETED = "completed", _("已完成")
-    CLOSED = "closed", _("已闭环")
-    REJECTED = "rejected", _("已拒绝")
-    REDIRECTED = "redirected", _("已改转")
-    CANCELLED = "cancelled", _("已取消")
-
-
-# "Open" for the duplicate rule: the resident is still on the way to (or at) the target
-# department. A completed referral only waits for the referrer's acknowledgement, so a new
-# referral to the same department may be made.
-OPEN_STATUSES: tuple[str, ...] = (
-    ReferralStatus.DRAFT,
-    ReferralStatus.SUBMITTED,
-    ReferralStatus.ACCEPTED,
-    ReferralStatus.SCHEDULED,
-    ReferralStatus.NO_SHOW,
-    ReferralStatus.ARRIVED,
-)
-TERMINAL_STATUSES: tuple[str, ...] = (
-    ReferralStatus.CLOSED,
-    ReferralStatus.REJECTED,
-    ReferralStatus.REDIRECTED,
-    ReferralStatus.CANCELLED,
-)
 
 
 class RejectionReason(models.TextChoices):

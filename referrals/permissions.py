@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from healthnet.models import User, UserRole
 from healthnet.permissions import is_institution_staff
-from referrals import transitions
 from referrals.models import Referral
-from referrals.transitions import Side
+from referrals.transitions import CREATING_ROLES, REFERRAL_TABLE, Side
 
 
 def referral_sides(user: User, referral: Referral) -> set[str]:
     """The sides the user stands on for this referral: referring, receiving, or none."""
     if not is_institution_staff(user) or user.institution_id is None:
         return set()
-    sides = set()
+    sides: set[str] = set()
     if referral.from_institution_id == user.institution_id:
         sides.add(Side.REFERRING)
     if referral.to_institution_id == user.institution_id:
@@ -35,22 +34,19 @@ def can_view_referral(user: User, referral: Referral) -> bool:
 
 
 def can_create_referral(user: User) -> bool:
-    return is_institution_staff(user) and user.role in transitions.CREATING_ROLES
+    return is_institution_staff(user) and user.role in CREATING_ROLES
 
 
 def can_take_referral_action(user: User, referral: Referral, action: str) -> bool:
     """The user's side and role may take `action` (whatever the referral's current state)."""
-    sides = referral_sides(user, referral)
-    return any(
-        transitions.may_take(t, sides=sides, role=user.role)
-        for t in transitions.TRANSITIONS
-        if t.action == action
+    return REFERRAL_TABLE.may_ever_take(
+        action, parties=referral_sides(user, referral), role=user.role
     )
 
 
 def referral_allowed_actions(user: User, referral: Referral) -> list[str]:
-    """What this user may do to the referral now (from the one transition table)."""
+    """What this user may do to the referral now (from the one workflow table)."""
     sides = referral_sides(user, referral)
     if not sides:
         return []
-    return transitions.actions_for(referral.status, sides=sides, role=user.role)
+    return REFERRAL_TABLE.actions_for(referral.status, parties=sides, role=user.role)

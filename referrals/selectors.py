@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from healthnet.errors import InvalidInput, NotFound
-from healthnet.models import (
-    AllianceMembership,
-    Department,
-    Resident,
-    User,
-    UserRole,
-    is_higher_tier,
-)
+from healthnet.models import Department, Institution, Resident, User, UserRole
 from healthnet.permissions import is_institution_staff
+from healthnet.selectors import alliance_memberships_current, departments_accepting_referrals
 from referrals.models import (
     OPEN_STATUSES,
     Referral,
@@ -27,6 +22,8 @@ from referrals.models import (
     ReferralEvent,
     ReferralStatus,
 )
+from referrals.transitions import REFERRAL_TABLE, Action
+from signing.selectors import active_contract_for
 
 # Joined in the page query: the resident and the two departments. The institutions and the
 # referring user come by prefetch (one small IN query each): joining all six tables made
@@ -52,7 +49,7 @@ def referrals_visible_to(user: User) -> QuerySet[Referral]:
 @dataclass(frozen=True)
 class WorklistFilters:
     box: str | None = None  # incoming | outgoing | None (both)
-    status: list[str] | None = None
+    status: Sequence[str] | None = None
     direction: str | None = None
     urgency: str | None = None
     overdue: bool | None = None
@@ -144,6 +141,28 @@ def resident_concerns_institution(resident: Resident, institution_id: int | None
     ).exists()
 
 
+def referrals_awaiting_arrival(
+    *, resident: Resident, institution_id: int | None
+) -> QuerySet[Referral]:
+    """The resident's referrals into the institution that wait for the resident to check in
+    (the states the table lets `arrive` leave from), oldest first: what a scan at that
+    institution's desk marks arrived. None without an institution."""
+    if institution_id is None:
+        return Referral.objects.none()
+    return Referral.objects.filter(
+        resident=resident,
+        to_institution_id=institution_id,
+        status__in=REFERRAL_TABLE.sources_of(Action.ARRIVE),
+    ).order_by("created_at", "pk")
+
+
+def team_institution_of(resident: Resident) -> Institution | None:
+    """The institution of the resident's family-doctor team (their current contract's), or None
+    when not signed: where a downward referral of a signed resident goes (DESIGN §4)."""
+    contract = active_contract_for(resident)
+    return contract.team.institution if contract is not None else None
+
+
 @dataclass(frozen=True)
 class TargetSuggestion:
     department: Department
@@ -164,47 +183,33 @@ def referral_targets_suggested(
     """Departments that accept referrals from the user's institution: up or down by tier,
     alliance partners (current memberships shared with the user's institution) first. For a
     signed resident going down, only their family-doctor team's institution."""
-    from referrals.services import team_institution_id
-
     own = user.institution
     if own is None:
         return []
-    on = on or timezone.localdate()
-    current = Q(start_date__lte=on) & (Q(end_date__isnull=True) | Q(end_date__gt=on))
-    own_alliances = list(
-        AllianceMembership.objects.filter(current, institution=own).values_list(
-            "alliance_id", flat=True
-        )
-    )
+    current = alliance_memberships_current(on=on or timezone.localdate())
+    own_alliances = current.filter(institution=own).values("alliance_id")
     partner_alliances: dict[int, list[str]] = {}
-    for institution_id, code in AllianceMembership.objects.filter(
-        current, alliance_id__in=own_alliances
-    ).values_list("institution_id", "alliance__code"):
+    for institution_id, code in current.filter(alliance_id__in=own_alliances).values_list(
+        "institution_id", "alliance__code"
+    ):
         partner_alliances.setdefault(institution_id, []).append(code)
 
-    team_institution = team_institution_id(resident) if resident is not None else None
-    departments = (
-        Department.objects.filter(accepts_referrals=True, institution__active=True)
-        .exclude(institution=own)
-        .select_related("institution")
+    team = team_institution_of(resident) if resident is not None else None
+    departments = departments_accepting_referrals(specialty=specialty or None).exclude(
+        institution=own
     )
-    if specialty:
-        departments = departments.filter(specialty=specialty)
     suggestions = []
     for department in departments:
         institution = department.institution
-        if is_higher_tier(institution.tier, own.tier):
-            dept_direction = ReferralDirection.UP
-        elif is_higher_tier(own.tier, institution.tier):
-            dept_direction = ReferralDirection.DOWN
-        else:
+        dept_direction = ReferralDirection.between_tiers(own.tier, institution.tier)
+        if dept_direction is None:  # lateral
             continue
         if direction and dept_direction != direction:
             continue
         if (
             dept_direction == ReferralDirection.DOWN
-            and team_institution is not None
-            and institution.pk != team_institution
+            and team is not None
+            and institution.pk != team.pk
         ):
             continue
         alliances = sorted(partner_alliances.get(institution.pk, []))
@@ -214,7 +219,7 @@ def referral_targets_suggested(
                 direction=dept_direction,
                 alliance_partner=bool(alliances),
                 alliances=alliances,
-                team_institution=institution.pk == team_institution,
+                team_institution=team is not None and institution.pk == team.pk,
             )
         )
     suggestions.sort(

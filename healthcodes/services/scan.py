@@ -19,7 +19,7 @@ import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 from django.db import transaction
@@ -31,9 +31,12 @@ from healthcodes.models import HealthCard, ScanEvent, ScanPurpose, ScanResult
 from healthcodes.verifier import Reason, VerifyPolicy, verify
 from healthnet.errors import Conflict, DomainError, Forbidden, InvalidInput, RateLimited
 from healthnet.models import Encounter, EncounterKind, Resident, User
-from healthnet.services import audit_record
-from referrals.models import Referral, ReferralStatus
+from healthnet.services import audit_record, encounter_create
+from referrals.selectors import referrals_awaiting_arrival
 from referrals.services import referral_arrive
+
+if TYPE_CHECKING:
+    from referrals.models import Referral
 
 logger = logging.getLogger("healthcodes.scan")
 
@@ -229,7 +232,8 @@ def _scan_accept(context: _ScanContext) -> ScanOutcome:
     with transaction.atomic():
         encounter = None
         if context.purpose == ScanPurpose.REGISTRATION:
-            encounter = Encounter.objects.create(
+            encounter = encounter_create(
+                actor=actor,
                 resident=resident,
                 institution_id=actor.institution_id,
                 kind=EncounterKind.OUTPATIENT,
@@ -273,10 +277,8 @@ def _mark_referrals_arrived(actor: User, resident: Resident, purpose: str) -> li
     if purpose not in (ScanPurpose.REGISTRATION, ScanPurpose.CONSULTATION):
         return []
     arrived = []
-    scheduled = Referral.objects.filter(
-        resident=resident, to_institution_id=actor.institution_id, status=ReferralStatus.SCHEDULED
-    )
-    for referral in scheduled:
+    waiting = referrals_awaiting_arrival(resident=resident, institution_id=actor.institution_id)
+    for referral in waiting:
         try:
             with transaction.atomic():
                 arrived.append(referral_arrive(referral=referral, actor=actor))

@@ -1,16 +1,19 @@
 """Every write of a referral (DESIGN §4).
 
-Each transition service locks the referral row, checks the transition table
-(referrals/transitions.py) and the actor's side and role, saves, writes the timeline event and
-the audit event in the same transaction, and queues notifications through the outbox (delivered
-after commit). A refusal raises before anything is written:
+Each transition service locks the referral row, checks the workflow table
+(referrals/transitions.py) and the actor's side and role, saves (the table's facts set the new
+step's deadline), writes the timeline event and the audit event in the same transaction, and
+queues notifications through the outbox (delivered after commit). A refusal raises before
+anything is written:
 
 - Conflict `transition_not_allowed` (409) with details {"allowed_actions": [...]}: the state
   does not allow the action (the list is what this actor may do now);
 - Forbidden (403): the state allows it, but not for this actor's side or role.
 
-The periodic jobs (overdue escalation, auto-close) are in referrals/escalation.py. The package
-splits the services by step; import them from here.
+Services take typed values; referrals/workflow.py binds each user action of the table to its
+service and its input schema (the API's one door). The periodic jobs (overdue escalation,
+auto-close) are in referrals/escalation.py. The package splits the services by step; import
+them from here.
 """
 
 from referrals.services.booking import (
@@ -21,7 +24,6 @@ from referrals.services.booking import (
 )
 from referrals.services.create import referral_create, referral_submit
 from referrals.services.decision import referral_accept, referral_redirect, referral_reject
-from referrals.services.dispatch import referral_act
 from referrals.services.feedback import (
     followup_recorded,
     referral_acknowledge,
@@ -30,18 +32,15 @@ from referrals.services.feedback import (
     referral_complete,
 )
 from referrals.services.steps import (
-    deadline,
     direction_between,
     move_to,
     notify_users,
     recipient_of,
     record_event,
     subject_for,
-    team_institution_id,
 )
 
 __all__ = [
-    "deadline",
     "direction_between",
     "followup_recorded",
     "move_to",
@@ -50,7 +49,6 @@ __all__ = [
     "record_event",
     "referral_accept",
     "referral_acknowledge",
-    "referral_act",
     "referral_arrive",
     "referral_cancel",
     "referral_close_loop_by_followup",
@@ -63,5 +61,4 @@ __all__ = [
     "referral_schedule",
     "referral_submit",
     "subject_for",
-    "team_institution_id",
 ]

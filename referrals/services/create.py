@@ -59,7 +59,8 @@ def referral_create(
     Returns (referral, created). A retry with the same `idempotency_key` by the same user returns
     the first referral with created=False; a second open referral of the resident to the same
     department in the same direction is refused with 409 `referral_duplicate`."""
-    if not permissions.can_create_referral(actor):
+    from_institution = actor.institution
+    if not permissions.can_create_referral(actor) or from_institution is None:
         raise Forbidden(
             "referral_create_forbidden", "您的角色不能开具转诊 (your role may not refer)"
         )
@@ -83,7 +84,6 @@ def referral_create(
     )
     if idempotency_key and (first := _replay(actor, idempotency_key, fingerprint)):
         return first, False
-    from_institution = actor.institution
     if from_department is not None and from_department.institution_id != from_institution.pk:
         raise InvalidInput(
             "from_department_invalid",

@@ -25,10 +25,9 @@ from referrals.services.steps import (
     receiving_office_of,
     record_event,
     referrer_of,
-    set_due,
     subject_for,
 )
-from referrals.transitions import Action
+from referrals.transitions import Action, set_due
 
 S = ReferralStatus
 

@@ -10,7 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from healthnet.errors import InvalidInput
-from healthnet.models import Department, Institution, Resident, User, is_higher_tier
+from healthnet.models import Institution, Resident, User
+from healthnet.selectors import departments_of_institution
 from referrals import permissions
 from referrals.models import (
     OPEN_STATUSES,
@@ -19,6 +20,7 @@ from referrals.models import (
     ReferralStatus,
     ReferralUrgency,
 )
+from referrals.selectors import team_institution_of
 from referrals.services.booking import release_slot
 from referrals.services.steps import (
     check_transition,
@@ -28,11 +30,15 @@ from referrals.services.steps import (
     receiving_office_of,
     record_event,
     referrer_of,
-    set_due,
     subject_for,
-    team_institution_id,
 )
-from referrals.transitions import Action, Side, Transition, transition_for
+from referrals.transitions import (
+    LOOP_CLOSABLE_STATUSES,
+    REFERRAL_TABLE,
+    Action,
+    Side,
+    set_due,
+)
 
 S = ReferralStatus
 
@@ -90,27 +96,27 @@ def referral_complete(
 def _open_follow_on(
     up: Referral, *, actor: User, now: dt.datetime, resident_consent: bool
 ) -> Referral | None:
-    team_institution = team_institution_id(up.resident)
+    team_institution = team_institution_of(up.resident)
     if team_institution is not None and not resident_consent:
         raise InvalidInput(
             "consent_required",
             "回基层须取得已签约居民同意 (the resident's consent is required to go down)",
             field="resident_consent",
         )
-    candidates = [team_institution, up.from_institution_id]
+    # the team's institution, else the one that referred them up: the first one below this
     target: Institution | None = None
-    for institution_id in candidates:
-        if institution_id is None:
+    for candidate in (team_institution, up.from_institution):
+        if candidate is None:
             continue
-        institution = Institution.objects.filter(pk=institution_id).first()
-        if institution is not None and is_higher_tier(up.to_institution.tier, institution.tier):
-            target = institution
+        if (
+            ReferralDirection.between_tiers(up.to_institution.tier, candidate.tier)
+            == ReferralDirection.DOWN
+        ):
+            target = candidate
             break
     if target is None:
         return None
-    department = (
-        Department.objects.filter(institution=target).order_by("-accepts_referrals", "code").first()
-    )
+    department = departments_of_institution(target.pk).first()
     if department is None:
         return None
     existing = Referral.objects.filter(
@@ -204,12 +210,11 @@ def referral_close_loop_by_followup(
     Closes the resident's still-open downward referrals submitted before the follow-up was done
     (`done_at`, default now), to `institution_id` when given (the team's institution). Call it
     inside the follow-up's transaction; returns what it closed."""
-    closable = [t.source for t in _close_loop_transitions()]
     now = timezone.now()
     qs = Referral.objects.select_for_update().filter(
         resident=resident,
         direction=ReferralDirection.DOWN,
-        status__in=closable,
+        status__in=LOOP_CLOSABLE_STATUSES,
         submitted_at__lte=done_at or now,
     )
     if institution_id is not None:
@@ -218,7 +223,7 @@ def referral_close_loop_by_followup(
     with transaction.atomic():
         for referral in qs.order_by("pk"):
             from_status = referral.status
-            transition = transition_for(from_status, Action.CLOSE_LOOP)
+            transition = REFERRAL_TABLE.transition(from_status, Action.CLOSE_LOOP)
             assert transition is not None  # noqa: S101 - filtered on the table's sources
             referral.closed_at = now
             referral.status = transition.target
@@ -241,12 +246,6 @@ def referral_close_loop_by_followup(
                 body="家庭医生团队已完成下转患者的首次随访。",
             )
     return closed
-
-
-def _close_loop_transitions() -> list[Transition]:
-    from referrals.transitions import TRANSITIONS
-
-    return [t for t in TRANSITIONS if t.action == Action.CLOSE_LOOP]
 
 
 def followup_recorded(followup: Any) -> None:

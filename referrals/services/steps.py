@@ -1,5 +1,6 @@
-"""The steps every referral service shares: deadlines, locking, the transition check, the
-timeline and audit rows, notifications, and the routing rules."""
+"""The steps every referral service shares: locking, the transition check against the table
+(referrals/transitions.py, which also sets each step's deadline), the timeline and audit rows,
+notifications, and the routing rules."""
 
 from __future__ import annotations
 
@@ -7,63 +8,16 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.conf import settings
-from django.utils import timezone
-
 from healthnet.errors import Conflict, Forbidden, InvalidInput, NotFound
-from healthnet.models import Department, Institution, Resident, User, UserRole, is_higher_tier
+from healthnet.models import Department, Institution, Resident, User, UserRole
 from healthnet.outbox import outbox_enqueue
+from healthnet.selectors import users_active_with_role
 from healthnet.services import audit_record
+from healthnet.workflow import Transition
 from referrals import permissions
-from referrals.models import (
-    Referral,
-    ReferralDirection,
-    ReferralEvent,
-    ReferralStatus,
-)
-from referrals.transitions import Side, Transition, transition_for
-
-S = ReferralStatus
-
-
-# --- deadlines ---------------------------------------------------------------------------------
-
-
-def deadline(kind: str, urgency: str | None = None) -> dt.timedelta:
-    """A deadline from settings.REFERRAL_DEADLINES (minutes); `decision` depends on urgency."""
-    value = settings.REFERRAL_DEADLINES[kind]
-    if isinstance(value, dict):
-        value = value[urgency]
-    return dt.timedelta(minutes=value)
-
-
-def _end_of_local_day(day: dt.date) -> dt.datetime:
-    tz = timezone.get_current_timezone()
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
-
-
-def set_due(referral: Referral, now: dt.datetime) -> None:
-    """The deadline of the step the referral has just entered; a new step is not overdue."""
-    status = referral.status
-    due: dt.datetime | None = None
-    if status == S.SUBMITTED:
-        referral.decision_due_at = now + deadline("decision", referral.urgency)
-        due = referral.decision_due_at
-    elif status == S.ACCEPTED:
-        referral.booking_due_at = now + deadline("booking")
-        due = referral.booking_due_at
-    elif status == S.SCHEDULED and referral.appointment_date is not None:
-        due = _end_of_local_day(referral.appointment_date)  # record arrival or no-show by then
-    elif status == S.NO_SHOW:
-        due = now + deadline("no_show_notify")
-    elif status == S.ARRIVED:
-        referral.feedback_due_at = now + deadline("feedback")
-        due = referral.feedback_due_at
-    elif status == S.COMPLETED:
-        due = now + deadline("acknowledge")
-    referral.due_at = due
-    referral.overdue = False
-
+from referrals.models import Referral, ReferralDirection, ReferralEvent
+from referrals.selectors import team_institution_of
+from referrals.transitions import REFERRAL_TABLE, set_due
 
 # --- the shared steps of every transition ------------------------------------------------------
 
@@ -83,8 +37,8 @@ def check_transition(referral: Referral, action: str, actor: User) -> Transition
             "referral_out_of_scope",
             "该转诊不涉及您的机构 (this referral does not concern your institution)",
         )
-    transition = transition_for(referral.status, action)
-    if transition is None or Side.SYSTEM in transition.actors:
+    transition = REFERRAL_TABLE.transition(referral.status, action)
+    if transition is None or transition.system:
         raise Conflict(
             "transition_not_allowed",
             f"转诊单当前状态({referral.status})不允许此操作: {action} "
@@ -92,7 +46,7 @@ def check_transition(referral: Referral, action: str, actor: User) -> Transition
             allowed_actions=permissions.referral_allowed_actions(actor, referral),
             status=referral.status,
         )
-    if not any(actor.role in transition.actors.get(side, frozenset()) for side in sides):
+    if not transition.allows(parties=sides, role=actor.role):
         raise Forbidden(
             "referral_action_forbidden",
             f"您的角色不能执行此操作: {action} (your role on this side may not do this)",
@@ -126,7 +80,7 @@ def record_event(
         actor=actor,
         action=f"referral_{action}",
         object_type="referral",
-        object_id=referral.public_id,
+        object_id=str(referral.public_id),
         details={"from": from_status, "to": referral.status, **(details or {})},
     )
     return event
@@ -186,11 +140,9 @@ def referrer_of(referral: Referral) -> list[User]:
 
 def receiving_office_of(referral: Referral) -> list[User]:
     return list(
-        User.objects.filter(
-            institution_id=referral.to_institution_id,
-            role=UserRole.REFERRAL_COORDINATOR,
-            is_active=True,
-        ).order_by("pk")
+        users_active_with_role(
+            institution_ids=[referral.to_institution_id], role=UserRole.REFERRAL_COORDINATOR
+        )
     )
 
 
@@ -203,31 +155,15 @@ def subject_for(referral: Referral, text: str) -> str:
 
 def direction_between(from_institution: Institution, to_institution: Institution) -> str:
     """Up to a higher tier, down to a lower one; a lateral referral is refused."""
-    if is_higher_tier(to_institution.tier, from_institution.tier):
-        return ReferralDirection.UP
-    if is_higher_tier(from_institution.tier, to_institution.tier):
-        return ReferralDirection.DOWN
-    raise InvalidInput(
-        "referral_lateral",
-        "同级机构之间不能转诊：上转须到更高层级，下转须到更低层级 "
-        "(a referral goes up to a higher tier or down to a lower one)",
-        field="to_department",
-    )
-
-
-def team_institution_id(resident: Resident) -> int | None:
-    """The institution of the resident's family-doctor team, or None when not signed.
-
-    The signing app provides `signing.selectors.active_contract_for`; until it exists every
-    resident counts as not signed."""
-    try:
-        from signing.selectors import active_contract_for  # optional app
-    except ImportError:
-        return None
-    contract = active_contract_for(resident)
-    if contract is None:
-        return None
-    return contract.team.institution_id
+    direction = ReferralDirection.between_tiers(from_institution.tier, to_institution.tier)
+    if direction is None:
+        raise InvalidInput(
+            "referral_lateral",
+            "同级机构之间不能转诊：上转须到更高层级，下转须到更低层级 "
+            "(a referral goes up to a higher tier or down to a lower one)",
+            field="to_department",
+        )
+    return direction
 
 
 def check_target(department: Department) -> None:
@@ -242,19 +178,16 @@ def check_target(department: Department) -> None:
 def check_downward(
     resident: Resident, to_institution: Institution, *, resident_consent: bool
 ) -> None:
-    team_institution = team_institution_id(resident)
+    team_institution = team_institution_of(resident)
     if team_institution is None:
         return
-    if team_institution != to_institution.pk:
-        code = (
-            Institution.objects.filter(pk=team_institution).values_list("code", flat=True).first()
-        )
+    if team_institution.pk != to_institution.pk:
         raise InvalidInput(
             "downward_must_go_to_team",
             "已签约居民下转须转至其家庭医生团队所在机构 "
             "(a signed resident goes down to their family-doctor team's institution)",
             field="to_department",
-            team_institution=code,
+            team_institution=team_institution.code,
         )
     if not resident_consent:
         raise InvalidInput(

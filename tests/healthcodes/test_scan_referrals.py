@@ -10,7 +10,7 @@ import time_machine
 from django.utils import timezone
 
 from healthcodes import keys, services
-from healthnet.models import UserRole
+from healthnet.models import AuditEvent, Encounter, UserRole
 from referrals.models import ReferralStatus
 from tests.conftest import api_client_for
 from tests.factories import UserFactory
@@ -98,3 +98,26 @@ def test_drafts_and_finished_referrals_are_not_listed(net, phone):
     body = desk.post(SCAN, {"code": phone(), "purpose": "consultation"}).json()
     assert body["resident"]["referrals"] == []
     assert body["resident"]["contract"] is None
+
+
+def test_only_a_referral_waiting_for_arrival_is_marked(net, phone):
+    # a no-show waits for a rebooking, not for the resident: the scan leaves it to the desk
+    missed = referral_in(net, ReferralStatus.NO_SHOW)
+    desk = api_client_for(net.user(net.tertiary, UserRole.CLERK))
+    body = desk.post(SCAN, {"code": phone(), "purpose": "consultation"}).json()
+    assert body["referrals_arrived"] == []
+    missed.refresh_from_db()
+    assert missed.status == ReferralStatus.NO_SHOW
+
+
+def test_the_registration_visit_is_recorded_by_the_network_with_its_audit_row(net, phone):
+    clerk = net.user(net.tertiary, UserRole.CLERK)
+    body = api_client_for(clerk).post(SCAN, {"code": phone(), "purpose": "registration"}).json()
+    encounter = Encounter.objects.get(public_id=body["encounter_id"])
+    assert (encounter.institution, encounter.source) == (net.tertiary, "scan")
+    audit = AuditEvent.objects.get(object_type="encounter")
+    assert (audit.action, audit.actor, audit.object_id) == (
+        "create",
+        clerk,
+        str(encounter.public_id),
+    )

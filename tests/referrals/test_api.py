@@ -146,13 +146,52 @@ def test_other_institution_gets_404_for_detail_and_action(net):
     assert Referral.objects.get(pk=referral.pk).status == S.SUBMITTED
 
 
-def test_unknown_action_404_and_missing_parameter_422(net):
+@pytest.mark.parametrize("action", ["teleport", "auto_close", "close_loop"])
+def test_unknown_or_system_action_answers_404_in_the_error_format(net, action):
     referral = create_up(net)
     api = api_client_for(net.office)
-    assert api.post(f"{URL}/{referral.public_id}/teleport").status_code == 404
-    response = api.post(f"{URL}/{referral.public_id}/reject", {"comment": "x"})
+    response = api.post(f"{URL}/{referral.public_id}/{action}", {"comment": "x"})
+    assert response.status_code == 404
+    assert response.json()["code"] == "action_unknown"
+    assert Referral.objects.get(pk=referral.pk).status == S.SUBMITTED
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "missing"),
+    [
+        ("reject", {"comment": "x"}, "reason_code"),
+        ("reject", {"reason_code": "no_capacity"}, "comment"),
+        ("redirect", {"comment": "x"}, "to_department"),
+        ("cancel", {}, "reason"),
+    ],
+)
+def test_a_missing_required_input_answers_422_naming_the_field(net, action, body, missing):
+    # Each action has its own schema now: a required field is required by the schema (the
+    # codes `reason_code_required` … of the one union schema became `validation_error`).
+    referral = create_up(net)
+    api = api_client_for(net.office if action != "cancel" else net.referrer)
+    before = ReferralEvent.objects.count()
+    response = api.post(f"{URL}/{referral.public_id}/{action}", body)
     assert response.status_code == 422
-    assert response.json()["code"] == "reason_code_required"
+    assert response.json()["code"] == "validation_error"
+    assert [e["field"] for e in response.json()["details"]["errors"]] == [missing]
+    assert ReferralEvent.objects.count() == before
+    assert Referral.objects.get(pk=referral.pk).status == S.SUBMITTED
+
+
+def test_an_unknown_rejection_reason_or_department_is_refused(net):
+    referral = create_up(net)
+    api = api_client_for(net.office)
+    response = api.post(
+        f"{URL}/{referral.public_id}/reject", {"reason_code": "tired", "comment": "x"}
+    )
+    assert (response.status_code, response.json()["code"]) == (422, "validation_error")
+    response = api.post(
+        f"{URL}/{referral.public_id}/redirect", {"to_department": str(uuid.uuid4())}
+    )
+    assert (response.status_code, response.json()["code"]) == (422, "department_not_found")
+    assert response.json()["details"]["field"] == "to_department"
+    assert Referral.objects.get(pk=referral.pk).status == S.SUBMITTED
 
 
 def test_redirect_answers_this_referral_with_its_successor(net):

@@ -11,13 +11,12 @@ from healthnet.errors import InvalidInput
 from healthnet.models import Encounter, Practitioner, UserRole
 from referrals import services
 from referrals.models import Referral, ReferralDirection, ReferralStatus
+from signing import catalogue
+from signing import models as signing_models
+from signing import services as signing_services
 from tests.conftest import api_client_for
 from tests.factories import ResidentFactory, UserFactory
 from tests.referrals.support import create_up, tomorrow
-
-signing_services = pytest.importorskip("signing.services")
-catalogue = pytest.importorskip("signing.catalogue")
-signing_models = pytest.importorskip("signing.models")
 
 S = ReferralStatus
 

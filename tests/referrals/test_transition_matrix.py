@@ -2,16 +2,17 @@
 (409 state / 403 role / out of scope) change nothing.
 
 The expectation below is written from DESIGN §4 by hand, independently of
-referrals/transitions.py, so a wrong table fails here."""
+referrals/transitions.py, so a wrong table fails here. The moves go through the one door the API
+uses (referrals.workflow.REFERRAL_WORKFLOW.run, each action with its own input schema)."""
 
 from __future__ import annotations
 
 import pytest
 
-from healthnet.errors import Conflict, Forbidden
+from healthnet.errors import Conflict, Forbidden, NotFound
 from healthnet.models import AuditEvent, OutboxMessage, UserRole
-from referrals import services
 from referrals.models import DepartmentDaySlots, Referral, ReferralEvent, ReferralStatus
+from referrals.workflow import REFERRAL_WORKFLOW
 from tests.referrals.support import referral_in, tomorrow
 
 S = ReferralStatus
@@ -112,9 +113,9 @@ def test_matrix(net, state, action, side, role):
     before = _snapshot(referral)
 
     def act():
-        return services.referral_act(
-            referral=referral, actor=actor, action=action, params=_params(net, action)
-        )
+        schema = REFERRAL_WORKFLOW.action(action).input
+        payload = schema(**_params(net, action)) if schema is not None else None
+        return REFERRAL_WORKFLOW.run(action, referral=referral, actor=actor, payload=payload)
 
     if side == "outsider":
         with pytest.raises(Forbidden) as refused:
@@ -147,4 +148,14 @@ def test_matrix(net, state, action, side, role):
             action=f"referral_{action}", object_id=str(referral.public_id)
         ).exists()
         return
+    assert _snapshot(referral) == before
+
+
+@pytest.mark.parametrize("action", ["auto_close", "close_loop", "escalate", "create"])
+def test_no_user_may_take_a_system_move(net, action):
+    referral = referral_in(net, S.COMPLETED)
+    before = _snapshot(referral)
+    with pytest.raises(NotFound) as refused:
+        REFERRAL_WORKFLOW.run(action, referral=referral, actor=net.referrer)
+    assert refused.value.code == "action_unknown"
     assert _snapshot(referral) == before

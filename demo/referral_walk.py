@@ -1,6 +1,6 @@
 """A demo referral's timeline: a walk through the referral transition table
 (referrals/transitions.py) from its creation, cut at "now", with the deadlines the services set
-(referrals.services.steps.set_due) and the overdue flags and escalations the periodic job
+(referrals.transitions.set_due) and the overdue flags and escalations the periodic job
 (referrals/escalation.py) would have written. Used by demo/referrals.py; nothing is written
 here."""
 
@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from healthnet.models import Department, Institution, Resident, Tier, is_higher_tier
-from referrals.escalation import ESCALATING_STATUSES
 from referrals.models import (
     OPEN_STATUSES,
     Referral,
@@ -23,8 +22,7 @@ from referrals.models import (
     ReferralUrgency,
     RejectionReason,
 )
-from referrals.services.steps import set_due
-from referrals.transitions import Action, transition_for
+from referrals.transitions import ESCALATING_STATUSES, Action, set_due, transition_for
 
 S = ReferralStatus
 

@@ -22,12 +22,12 @@ import random
 from collections import Counter
 from collections.abc import Callable
 
-from django.db.models import Q
 from django.utils import timezone
 
 from demo.referral_walk import ReferralNetwork, ReferralWalker, Walk
 from healthnet.bulk import objects_insert
-from healthnet.models import AllianceMembership, Department, Institution, Resident, Tier
+from healthnet.models import Department, Institution, Resident, Tier
+from healthnet.selectors import alliance_memberships_current
 from referrals.models import DepartmentDaySlots, Referral, ReferralDirection, ReferralEvent
 from signing.models import ACTIVE_STATUSES, Contract
 
@@ -65,9 +65,8 @@ def _referral_network(on: dt.date) -> ReferralNetwork:
     departments_of: dict[int, list[Department]] = {}
     for department in departments:
         departments_of.setdefault(department.institution_id, []).append(department)
-    current = Q(start_date__lte=on) & (Q(end_date__isnull=True) | Q(end_date__gt=on))
     alliances: dict[int, set[int]] = {}
-    for alliance_id, institution_id in AllianceMembership.objects.filter(current).values_list(
+    for alliance_id, institution_id in alliance_memberships_current(on=on).values_list(
         "alliance_id", "institution_id"
     ):
         alliances.setdefault(alliance_id, set()).add(institution_id)

@@ -77,8 +77,8 @@ messages: install
 
 # docs/img/workbench.png: the README's screenshot, taken by Playwright with demo data.
 screenshot: install
-	HEALTHNET_ENV=test $(BIN)/python -m pytest -p no:xdist -q tests/e2e/test_readme_screenshot.py \
-		--readme-screenshot
+	HEALTHNET_ENV=test HEALTHNET_README_SCREENSHOT=1 \
+		$(BIN)/python -m pytest -p no:xdist -q tests/e2e/test_readme_screenshot.py
 
 clean:
 	rm -rf var

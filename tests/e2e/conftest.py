@@ -9,7 +9,8 @@ Fixtures:
 - `clinic`: the clinic day of tests/portal/scenario.py, its logins in `clinic.users[role]`.
 
 Every browser opened is watched: a script error, a Content-Security-Policy violation or a
-failed sub-resource (a 404 stylesheet, a 500 from an htmx poll) fails the test. A failing test
+failed sub-resource (a 404 stylesheet, a 500 from an htmx poll) fails the test (a test that
+provokes one on purpose asserts and clears it in `browser_problems`). A failing test
 leaves a screenshot of each of its pages under var/e2e/ and prints where.
 
 No chromium at /usr/bin/chromium: the tests skip, unless HEALTHNET_E2E_REQUIRED=1 (CI), when
@@ -105,14 +106,22 @@ def _screenshot(page: Page, nodeid: str, index: int) -> Path | None:
 
 
 @pytest.fixture
+def browser_problems() -> list[str]:
+    """What the watched browsers reported so far. A test that provokes a failure on purpose
+    asserts it is here, then clears it."""
+    return []
+
+
+@pytest.fixture
 def open_browser(
     request: pytest.FixtureRequest,
     playwright_driver: Playwright,
     chromium_executable: Path,
     tmp_path_factory: pytest.TempPathFactory,
+    browser_problems: list[str],
 ) -> Iterator[Callable[..., Page]]:
     contexts = []
-    problems: list[str] = []
+    problems = browser_problems
     request.node.stash[PAGES_KEY] = pages = []
 
     def open_(**options) -> Page:

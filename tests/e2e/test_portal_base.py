@@ -9,6 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from portal.htmx import POLL_HEADER
 from referrals import services as referral_services
 from referrals.models import ReferralUrgency
 from tests.e2e.support import (
@@ -76,6 +77,31 @@ def test_the_counters_refresh_in_place_without_a_reload(page, base_url, clinic, 
     assert page.evaluate("window.sameDocument") is True
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
     assert page.locator("[data-updated-at]").get_attribute("datetime") != first_update
+
+
+def test_a_poll_says_so_a_click_does_not_and_a_failed_poll_is_shown(
+    page, base_url, clinic, settings, browser_problems
+):
+    login_as(page, base_url, clinic.users["doctor"])
+    page.goto(f"{base_url}/workbench/")  # polling every 60 s: no poll during the click
+    with page.expect_request("**/workbench/counters/") as clicked:
+        page.get_by_role("link", name="刷新").click()
+    assert clicked.value.headers[POLL_HEADER.lower()] == "0"
+
+    settings.PORTAL_COUNTERS_REFRESH_SECONDS = 1
+    page.goto(f"{base_url}/workbench/")
+    with page.expect_request("**/workbench/counters/") as polled:
+        pass
+    assert polled.value.headers[POLL_HEADER.lower()] == "1"
+
+    stale = page.get_by_text("（暂时无法更新，稍后自动重试）")
+    expect(stale).to_be_hidden()
+    page.route("**/workbench/counters/", lambda route: route.fulfill(status=503, body="down"))
+    expect(stale).to_be_visible()
+    assert any(problem.startswith("503 xhr") for problem in browser_problems)
+    page.unroute("**/workbench/counters/")
+    expect(stale).to_be_hidden()  # the next poll succeeds and swaps in fresh counters
+    browser_problems.clear()
 
 
 def test_switching_to_english_and_back(page, base_url, clinic):

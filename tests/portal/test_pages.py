@@ -205,3 +205,20 @@ def test_no_inline_script_style_or_event_handler_in_any_page(people):
         assert "<style" not in page
         assert not re.search(r"\sstyle=", page)
         assert not re.search(r"\son[a-z]+=", page)
+
+
+@pytest.mark.parametrize(
+    ("role", "heading", "purpose"),
+    [
+        ("bureau", "数据看板", "分级诊疗指标看板"),
+        ("resident", "我的健康码", "我的电子健康码"),
+        ("system_admin", "系统管理", "用户、机构与密钥"),
+    ],
+)
+def test_the_landing_pages_still_to_come_say_what_they_will_hold(people, role, heading, purpose):
+    page = client_for(people.users[role]).get(LANDING[role]).content.decode()
+
+    assert f"<h1>{heading}</h1>" in page
+    assert purpose in page
+    assert "此页面即将上线" in page
+    assert "data-counter" not in page  # no staff counters outside the staff workbench

@@ -281,3 +281,19 @@ def test_counter_links_keep_the_filters_they_count(clinic):
 
     assert urlsplit(href).path == "/referrals/incoming/"
     assert f"appointment_date={clinic.today.isoformat()}" in placeholder
+
+
+def test_only_a_poll_of_htmx_counts_as_a_background_request():
+    from django.test import RequestFactory
+
+    from portal.htmx import POLL_HEADER, is_background_poll
+
+    factory = RequestFactory()
+    poll = factory.get("/workbench/counters/", headers={"HX-Request": "true", POLL_HEADER: "1"})
+    click = factory.get("/workbench/counters/", headers={"HX-Request": "true", POLL_HEADER: "0"})
+    plain = factory.get("/workbench/counters/", headers={POLL_HEADER: "1"})  # not from htmx
+
+    assert is_background_poll(poll)
+    assert not is_background_poll(click)
+    assert not is_background_poll(plain)
+    assert not is_background_poll(factory.get("/workbench/"))

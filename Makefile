@@ -8,7 +8,7 @@ DEMO_RESIDENTS ?= 3000
 DEMO_SEED ?= 20261129
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint fmt bench worker beat migrate seed clean
+.PHONY: run test e2e lint fmt bench worker beat migrate seed clean vendor messages screenshot
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ beat: install
 test: install
 	HEALTHNET_ENV=test $(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
+# Only the browser tests (Playwright driving Debian's chromium, tests/e2e).
+e2e: install
+	HEALTHNET_ENV=test $(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m e2e tests/e2e $(PYTEST_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -59,6 +63,22 @@ fmt: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# Front-end packages from the npm registry at the versions pinned in portal/vendor.json, checked
+# against their integrity, copied with their licences into portal/static/vendor/ (commit the result).
+vendor:
+	$(BIN)/python -m portal.vendoring
+
+# zh-hans is the source language; English lives in locale/en (the compiled .mo is committed).
+messages: install
+	$(BIN)/python manage.py makemessages -l en --no-obsolete \
+		-i ".venv/*" -i "var/*" -i "bench/*" -i "tests/*" -i "portal/static/*"
+	$(BIN)/python manage.py compilemessages -l en
+
+# docs/img/workbench.png: the README's screenshot, taken by Playwright with demo data.
+screenshot: install
+	HEALTHNET_ENV=test HEALTHNET_README_SCREENSHOT=1 \
+		$(BIN)/python -m pytest -p no:xdist -q tests/e2e/test_readme_screenshot.py
 
 clean:
 	rm -rf var

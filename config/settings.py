@@ -284,6 +284,20 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# whitenoise (MIDDLEWARE) serves the static files. Production serves what `collectstatic` wrote:
+# names carry a content hash (cached for a year) with compressed copies beside them. Elsewhere
+# the files are read from the apps directly, so no collectstatic is needed to develop or test.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if IS_PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = not IS_PRODUCTION
 
 # --- logging -----------------------------------------------------------------------------------
 

@@ -1,0 +1,17 @@
+"""What the portal's htmx requests tell the server about themselves.
+
+A region that refreshes itself (hx-trigger="every …") sends POLL_HEADER: such a request is the
+page's own doing, not a person's, so an idle-logout timer must not count it as activity (or an
+open 工作台 would keep a shared clinic PC signed in forever). A person's click on "刷新" inside
+the same region overrides the header with "0".
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+POLL_HEADER = "X-HealthNet-Poll"
+
+
+def is_background_poll(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true" and request.headers.get(POLL_HEADER) == "1"

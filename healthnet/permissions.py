@@ -160,6 +160,13 @@ PERMISSIONS: tuple[Permission, ...] = (
         "import existing contracts from CSV or XLSX",
         _roles(R.INSTITUTION_ADMIN, R.SYSTEM_ADMIN),
     ),
+    Permission(
+        "referral.worklist",
+        "referrals",
+        "查看本机构的转入、转出转诊工作列表",
+        "work the referral worklists of one's institution (incoming and outgoing)",
+        _roles(_DESK_AND_CLINICAL),
+    ),
     # two-way referrals (referrals/permissions.py adopts this; who may move a referral is the
     # transition table's)
     Permission(
@@ -170,6 +177,32 @@ PERMISSIONS: tuple[Permission, ...] = (
         _roles(R.DOCTOR, R.REFERRAL_COORDINATOR),
     ),
 )
+
+# the portal, reports and the system
+_EXTRA = (
+    Permission(
+        "portal.workbench",
+        "portal",
+        "使用本机构的工作台",
+        "use one's institution's workbench",
+        _roles(_STAFF),
+    ),
+    Permission(
+        "report.read",
+        "reports",
+        "查看分级诊疗统计指标（仅汇总数据，不含个人信息）",
+        "read the tiered-care indicators (aggregates only, no personal data)",
+        _roles(R.BUREAU, R.SYSTEM_ADMIN),
+    ),
+    Permission(
+        "system.manage",
+        "system",
+        "系统管理",
+        "run the system (users, keys, jobs)",
+        _roles(R.SYSTEM_ADMIN),
+    ),
+)
+PERMISSIONS = PERMISSIONS + _EXTRA
 
 PERMISSIONS_BY_NAME: dict[str, Permission] = {p.name: p for p in PERMISSIONS}
 

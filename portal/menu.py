@@ -5,11 +5,9 @@ makes the page answer 403 to anyone else (`page_view`): there is no second place
 A user lands (after login, and at `/`) on the first page of their menu, so each role's landing page
 follows from the order of PAGES: staff → 工作台, bureau → 数据看板, resident → 我的健康码.
 
-Rules are named the way the permission catalogue names them (docs/design.md §9). Until
-`healthnet.permissions.has_permission(user, name)` lands, RULES maps each name to a predicate:
-the existing predicates of the owning apps where there is one, a role set otherwise. When the
-catalogue lands, `allows()` becomes `has_permission(user, name)` and RULES goes away; the page
-table and every view stay as they are.
+A page's rule is a permission of the catalogue (`healthnet.permissions.PERMISSIONS`: which roles)
+and, where the page works on some records only, a scope predicate of the owning app (which
+users of those roles): RULES names each pair once, for pages and workbench counters alike.
 """
 
 from __future__ import annotations
@@ -29,34 +27,12 @@ from django_htmx.http import HttpResponseClientRedirect
 
 from healthcodes.permissions import can_scan_healthcode, can_view_own_healthcode
 from healthnet.models import User, UserRole
-from healthnet.permissions import is_institution_staff
+from healthnet.permissions import has_permission, is_institution_staff
 from referrals.permissions import can_create_referral
-from referrals.transitions import RECEIVING_DECIDERS, RECEIVING_DESK
-from signing.permissions import AGGREGATE_READER_ROLES, can_import_contracts
+from referrals.transitions import REFERRAL_TABLE, Side
 from signing.selectors import member_team_ids
 
-Rule = Callable[[User], bool]
-
-# Staff who work with referral worklists: everyone at an institution except the pharmacy,
-# which takes no step of a referral (referrals/transitions.py) and sees identities only
-# (docs/design.md §9).
-REFERRAL_WORKLIST_ROLES = frozenset(
-    {
-        UserRole.DOCTOR,
-        UserRole.NURSE,
-        UserRole.PUBLIC_HEALTH,
-        UserRole.REFERRAL_COORDINATOR,
-        UserRole.CLERK,
-        UserRole.INSTITUTION_ADMIN,
-    }
-)
-
-
-def _staff_with_role(roles: frozenset[str]) -> Rule:
-    def rule(user: User) -> bool:
-        return is_institution_staff(user) and user.role in roles
-
-    return rule
+Scope = Callable[[User], bool]
 
 
 def _team_worker(user: User) -> bool:
@@ -67,37 +43,43 @@ def _team_worker(user: User) -> bool:
     return user.role == UserRole.INSTITUTION_ADMIN or bool(member_team_ids(user))
 
 
-def _contract_importer(user: User) -> bool:
-    # The portal's import page works for one institution's teams: its admin.
-    return is_institution_staff(user) and can_import_contracts(user)
+def _receiving_may(action: str) -> Scope:
+    """Staff whose role may take `action` on the receiving side (the referral workflow table)."""
+
+    def scope(user: User) -> bool:
+        return is_institution_staff(user) and REFERRAL_TABLE.may_ever_take(
+            action, parties={Side.RECEIVING}, role=user.role
+        )
+
+    return scope
 
 
-def _aggregate_reader(user: User) -> bool:
-    return user.is_authenticated and user.is_active and user.role in AGGREGATE_READER_ROLES
-
-
-def _system_admin(user: User) -> bool:
-    return user.is_authenticated and user.is_active and user.role == UserRole.SYSTEM_ADMIN
+@dataclass(frozen=True)
+class Rule:
+    permission: str  # a name of healthnet.permissions.PERMISSIONS: the roles
+    scope: Scope | None = None  # the owning app's predicate: which users of those roles
 
 
 RULES: dict[str, Rule] = {
-    "portal.staff_workbench": is_institution_staff,
-    "referrals.view_worklist": _staff_with_role(REFERRAL_WORKLIST_ROLES),
-    "referrals.create": can_create_referral,
-    "referrals.decide": _staff_with_role(RECEIVING_DECIDERS),
-    "referrals.receive_arrivals": _staff_with_role(RECEIVING_DESK),
-    "healthcodes.scan": can_scan_healthcode,
-    "signing.team_work": _team_worker,
-    "signing.import_contracts": _contract_importer,
-    "reports.view_dashboard": _aggregate_reader,
-    "residents.view_own_records": can_view_own_healthcode,
-    "portal.system_admin": _system_admin,
+    "portal.staff_workbench": Rule("portal.workbench"),
+    "referrals.view_worklist": Rule("referral.worklist", is_institution_staff),
+    "referrals.create": Rule("referral.create", can_create_referral),
+    "referrals.decide": Rule("referral.worklist", _receiving_may("accept")),
+    "referrals.receive_arrivals": Rule("referral.worklist", _receiving_may("arrive")),
+    "healthcodes.scan": Rule("healthcode.scan", can_scan_healthcode),
+    "signing.team_work": Rule("contract.list", _team_worker),
+    "signing.import_contracts": Rule("contract.import", is_institution_staff),
+    "reports.view_dashboard": Rule("report.read"),
+    "residents.view_own_records": Rule("healthcode.view_own", can_view_own_healthcode),
+    "portal.system_admin": Rule("system.manage"),
 }
 
 
 def allows(user: User, rule: str) -> bool:
-    """Does the named rule hold for the user? (later: healthnet.permissions.has_permission)"""
-    return user.is_authenticated and RULES[rule](user)
+    """Does the named rule hold for the user: their role has the permission, and they are in
+    the rule's scope?"""
+    entry = RULES[rule]
+    return has_permission(user, entry.permission) and (entry.scope is None or entry.scope(user))
 
 
 @dataclass(frozen=True)

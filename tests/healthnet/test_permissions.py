@@ -26,6 +26,7 @@ STAFF_COMMON = {
     "team.list",
     "contract.list",
     "followup.list",
+    "portal.workbench",
 }
 # Who registers, treats or routes patients (everyone but the pharmacy): register, see referrals
 # on a scan, issue cards and print static codes.
@@ -34,6 +35,7 @@ DESK = STAFF_COMMON | {
     "healthcode.scan_referrals",
     "healthcard.manage",
     "healthcode.print_static",
+    "referral.worklist",
 }
 EXPECTED = {
     UserRole.DOCTOR: DESK | {"referral.create"},
@@ -43,7 +45,7 @@ EXPECTED = {
     UserRole.PHARMACIST: STAFF_COMMON,
     UserRole.CLERK: DESK,
     UserRole.INSTITUTION_ADMIN: DESK | {"healthcode.scan_log", "contract.import"},
-    UserRole.BUREAU: {"network.read", "team.list"},
+    UserRole.BUREAU: {"network.read", "team.list", "report.read"},
     UserRole.RESIDENT: {
         "network.read",
         "resident.read",
@@ -56,6 +58,8 @@ EXPECTED = {
         "healthcode.keys_manage",
         "team.list",
         "contract.import",
+        "report.read",
+        "system.manage",
     },
 }
 
@@ -96,7 +100,16 @@ def test_every_entry_is_named_once_described_in_both_languages_and_names_real_ro
     for entry in PERMISSIONS:
         assert entry.description.strip()
         assert entry.description_en.strip()
-        assert entry.area in {"network", "residents", "healthcodes", "signing", "referrals"}
+        assert entry.area in {
+            "network",
+            "residents",
+            "healthcodes",
+            "signing",
+            "referrals",
+            "portal",
+            "reports",
+            "system",
+        }
         assert set(entry.default_roles) <= set(UserRole.values)
         assert permission(entry.name) is entry
 

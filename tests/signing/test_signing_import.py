@@ -234,3 +234,63 @@ def test_the_import_refuses_a_bad_id_with_the_parsers_code(team, number, code):
 
     assert parsed.value.code == code
     assert [(e.row, e.field, e.code) for e in report.errors] == [(2, "national_id", code)]
+
+
+def test_an_expired_row_is_checked_for_eligibility_but_takes_no_place(team, primary):
+    """A historical row holds no place in its team (a full team takes it), but its packages must
+    still be ones the resident is eligible for."""
+    full, _ = make_team(primary, code="t-full", capacity=1, member_user=False)
+    signed_contract(ResidentFactory(birth_date=years_ago(33)), full)
+    plain = ResidentFactory(birth_date=years_ago(50))
+    diabetic = ResidentFactory(birth_date=years_ago(52))
+    diabetic.population_tags.create(population="diabetes")
+    old_start = (dt.date.today() - dt.timedelta(days=500)).isoformat()
+    rows = [
+        [_id_of(plain), "t-01", old_start, "", "diabetes", ""],
+        [_id_of(diabetic), "t-full", old_start, "", "diabetes", ""],
+    ]
+
+    report = contracts_import(actor=None, file=_csv_bytes(rows), filename="c.csv")
+
+    assert [(e.row, e.field, e.code) for e in report.errors] == [
+        (2, "packages", "package_not_eligible")
+    ]
+    landed = Contract.objects.get(resident=diabetic)
+    assert (landed.status, landed.team.code) == (ContractStatus.EXPIRED, "t-full")
+    assert sorted(landed.packages.values_list("code", flat=True)) == ["basic", "diabetes"]
+    assert not FollowUp.objects.filter(contract=landed).exists()
+
+
+def test_an_elder_born_before_the_district_existed_registers_and_imports(gp, team, catalogue):
+    """Issue 9 item 3, on both paths: the region code is where the number was issued.
+    150302 (海勃湾区) dates from 1983; this elder was born on 1940-03-15. The numbers are written
+    out by hand with their GB 11643 check digits (tests/healthnet/test_national_id.py)."""
+    elder, unknown_region = "150302194003150128", "999999194003150124"
+    api = api_client_for(gp)
+
+    registered = api.post(
+        "/api/v1/residents", {"national_id": elder, "name": "王奶奶", "district": "haibowan"}
+    )
+    refused = api.post(
+        "/api/v1/residents",
+        {"national_id": unknown_region, "name": "无名", "district": "haibowan"},
+    )
+    start = dt.date.today().isoformat()
+    report = contracts_import(
+        actor=None,
+        file=_csv_bytes(
+            [
+                [elder, "t-01", start, "", "elderly-65", ""],
+                [unknown_region, "t-01", start, "", "", ""],
+            ]
+        ),
+        filename="elders.csv",
+    )
+
+    assert registered.status_code == 201, registered.content
+    assert registered.json()["birth_date"] == "1940-03-15"
+    assert (refused.status_code, refused.json()["code"]) == (422, "national_id_component")
+    assert report.created == 1
+    assert [(e.row, e.code) for e in report.errors] == [(3, "national_id_component")]
+    contract = Contract.objects.get(source=ContractSource.IMPORT)
+    assert str(contract.resident.public_id) == registered.json()["id"]

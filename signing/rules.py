@@ -28,6 +28,8 @@ from signing.models import (
     SignatureMethod,
 )
 
+# The package kinds offered to every resident; any other needs the resident in its population.
+OFFERED_TO_EVERYONE = frozenset({PackageKind.BASIC})
 MAX_TERM_DAYS = 366  # a term is one year: 365 days, 366 over a 29 February
 OFFER_START_WITHIN_DAYS = 90  # an offer starts between today and this many days ahead
 
@@ -114,7 +116,7 @@ def packages_offered(
     return sorted(
         code
         for code, p in catalogue.items()
-        if p.kind == PackageKind.BASIC or p.population in populations
+        if p.kind in OFFERED_TO_EVERYONE or p.population in populations
     )
 
 

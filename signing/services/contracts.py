@@ -71,6 +71,7 @@ def contract_create(
     start_date = start_date or today
     rules.offer_start_check(start=start_date, today=today)
     end_date = term_end(start_date)
+    rules.term_check(start=start_date, end=end_date)
     packages = packages_resolve(
         resident, package_codes, on=rules.eligibility_day(start=start_date, today=today)
     )
@@ -293,7 +294,9 @@ def _succeed(
             require_room(team, load)
             load += 1
         start = old.end_date + dt.timedelta(days=1)
-        require_no_clash(resident.pk, start=start, end=term_end(start), exclude_pk=old.pk)
+        end = term_end(start)
+        rules.term_check(start=start, end=end)
+        require_no_clash(resident.pk, start=start, end=end, exclude_pk=old.pk)
         resident = Resident.objects.prefetch_related("population_tags").get(pk=resident.pk)
         packages = _successor_packages(
             old, resident, package_codes, on=rules.eligibility_day(start=start, today=today)
@@ -303,7 +306,7 @@ def _succeed(
             resident=resident,
             team=team,
             start_date=start,
-            end_date=term_end(start),
+            end_date=end,
             status=ContractStatus.ACTIVE,
             previous_contract=old,
             created_by=actor,

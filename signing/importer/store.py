@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.models import Count, QuerySet
 
 from healthnet.models import Resident, ResidentPopulationTag, User
-from signing.bulk import insert_objects
+from signing.bulk import insert_objects, model_instances
 from signing.importer.evaluation import ChunkFacts, Known, NewContract, ParsedRow, ResidentFacts
 from signing.models import (
     ACTIVE_STATUSES,
@@ -76,45 +76,55 @@ def contracts_insert(
     a term and package set) the follow-ups of those holding a place. Returns follow-ups made."""
     if not new:
         return 0
+    guardian = Signatory.GUARDIAN
     actor_id = actor.pk if actor is not None else None
-    contracts = [
-        Contract(
-            public_id=c.public_id,
-            resident_id=c.resident_id,
-            team_id=c.row.team.pk,
-            start_date=c.row.start,
-            end_date=c.row.end,
-            status=c.status,
-            signed_by=c.row.signed_by,
-            signature_method=c.row.method,
-            guardian_name=c.row.guardian_name if c.row.signed_by == Signatory.GUARDIAN else "",
-            guardian_relationship=(
-                c.row.guardian_relationship if c.row.signed_by == Signatory.GUARDIAN else ""
-            ),
-            signed_at=c.row.signed_at,
-            terms_hash=c.terms_hash,
-            source=ContractSource.IMPORT,
-            created_by_id=actor_id,
-        )
-        for c in new
-    ]
+    contracts = model_instances(
+        Contract,
+        (
+            {
+                "public_id": c.public_id,
+                "resident_id": c.resident_id,
+                "team_id": c.row.team.pk,
+                "start_date": c.row.start,
+                "end_date": c.row.end,
+                "status": c.status,
+                "signed_by": c.row.signed_by,
+                "signature_method": c.row.method,
+                "guardian_name": c.row.guardian_name if c.row.signed_by == guardian else "",
+                "guardian_relationship": (
+                    c.row.guardian_relationship if c.row.signed_by == guardian else ""
+                ),
+                "signed_at": c.row.signed_at,
+                "terms_hash": c.terms_hash,
+                "source": ContractSource.IMPORT,
+                "created_by_id": actor_id,
+            }
+            for c in new
+        ),
+    )
     insert_objects(Contract, contracts)
     through = Contract.packages.through
     insert_objects(
         through,
-        [
-            through(contract_id=contract.pk, servicepackage_id=packages[code].pk)
-            for contract, c in zip(contracts, new, strict=True)
-            for code in c.packages
-        ],
+        model_instances(
+            through,
+            (
+                {"contract_id": contract.pk, "servicepackage_id": packages[code].pk}
+                for contract, c in zip(contracts, new, strict=True)
+                for code in c.packages
+            ),
+        ),
     )
     if plan is None:
         return 0
-    follow_ups = [
-        FollowUp(contract_id=contract.pk, item_id=item_id, due_date=due)
-        for contract, c in zip(contracts, new, strict=True)
-        if c.status in ACTIVE_STATUSES
-        for item_id, due in plan(c.row.start, c.row.end, tuple(c.packages))
-    ]
+    follow_ups = model_instances(
+        FollowUp,
+        (
+            {"contract_id": contract.pk, "item_id": item_id, "due_date": due}
+            for contract, c in zip(contracts, new, strict=True)
+            if c.status in ACTIVE_STATUSES
+            for item_id, due in plan(c.row.start, c.row.end, tuple(c.packages))
+        ),
+    )
     insert_objects(FollowUp, follow_ups)
     return len(follow_ups)

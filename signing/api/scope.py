@@ -4,6 +4,8 @@ record out of the caller's scope, 404 exactly as if it did not exist (docs/desig
 import uuid
 from typing import NoReturn
 
+from django.http import HttpRequest
+
 from healthnet.errors import Forbidden, NotFound
 from signing import permissions, selectors
 from signing.models import Contract, FamilyDoctorTeam, FollowUp
@@ -16,7 +18,11 @@ def forbid(message: str = NOT_ALLOWED) -> NoReturn:
 
 
 def contract_in_scope(
-    request, contract_id: uuid.UUID, *, new_team: FamilyDoctorTeam | None = None, national_id=""
+    request: HttpRequest,
+    contract_id: uuid.UUID,
+    *,
+    new_team: FamilyDoctorTeam | None = None,
+    national_id: str = "",
 ) -> Contract:
     """The contract if the caller may see it — for a switch, also if they act for the new team
     and the resident is tied to its institution (`national_id`: read at its desk). Otherwise
@@ -38,7 +44,7 @@ def contract_in_scope(
     raise NotFound("contract_not_found", selectors.CONTRACT_NOT_FOUND_MESSAGE)
 
 
-def followup_in_scope(request, followup_id: uuid.UUID) -> FollowUp:
+def followup_in_scope(request: HttpRequest, followup_id: uuid.UUID) -> FollowUp:
     """The follow-up if the caller may see its contract, else 404 like a missing one."""
     followup = selectors.followup_by_public_id(followup_id)
     member_of = selectors.member_team_ids(request.user)

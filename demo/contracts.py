@@ -24,16 +24,18 @@ from collections.abc import Callable
 
 from django.db import connection
 from django.db.models import Q
+from django.utils import timezone
 
 from demo.people import years_before
 from demo.teams import generate_teams, random_uuid
 from healthnet.bulk import objects_insert
+from healthnet.errors import Conflict
 from healthnet.models import Institution, Resident, ResidentPopulationTag, Tier
-from healthnet.populations import age_on, age_populations, birth_date_range_for_age_population
+from healthnet.populations import birth_date_range_for_age_population
+from signing import rules
 from signing.catalogue import service_packages_load
 from signing.models import (
     ACTIVE_STATUSES,
-    ADULT_AGE,
     FOLLOWUP_ON_TIME_DAYS,
     Contract,
     ContractSource,
@@ -48,8 +50,8 @@ from signing.models import (
 )
 from signing.terms import (
     contract_status_on,
-    followup_on_time,
     followup_plan,
+    package_facts,
     packages_with_items,
     term_end,
     terms_document,
@@ -136,9 +138,14 @@ class _Placement:
             if not candidates:
                 continue
             team_id = min(candidates, key=lambda pk: self.load[pk])
-            if self.load[team_id] < self.capacity[team_id]:
-                self.load[team_id] += 1
-                return team_id
+            try:
+                rules.team_room_check(
+                    team_code=str(team_id), load=self.load[team_id], capacity=self.capacity[team_id]
+                )
+            except Conflict:  # the least loaded team is full: every candidate is
+                continue
+            self.load[team_id] += 1
+            return team_id
         return None
 
 
@@ -149,10 +156,7 @@ def _contracts(
         p.code: p
         for p in ServicePackage.objects.filter(active=True).prefetch_related(packages_with_items())
     }
-    basic = next(p for p in catalogue.values() if p.kind == PackageKind.BASIC)
-    by_population = {
-        p.eligible_population: p for p in catalogue.values() if p.kind == PackageKind.PERSONALISED
-    }
+    facts = {code: package_facts(p) for code, p in catalogue.items()}
     team_by_pk = {t.pk: t for t in teams}
     tags: dict[int, set[str]] = defaultdict(set)
     for resident_id, population in ResidentPopulationTag.objects.values_list(
@@ -182,15 +186,17 @@ def _contracts(
     )
     for resident_id, public_id, birth_date, district, registered_by_id in residents:
         start = today - dt.timedelta(days=rng.randrange(365))
-        populations = tags.get(resident_id, set()) | set(age_populations(birth_date, start))
+        populations = rules.key_populations(
+            tags.get(resident_id, ()), birth_date, rules.eligibility_day(start=start, today=today)
+        )
         if rng.random() >= (key_rate if populations else other_rate):
             continue
         team_id = placement.team_for(registered_by_id, district)
         if team_id is None:
             continue
         team = team_by_pk[team_id]
-        packages = [basic] + [by_population[p] for p in sorted(populations) if p in by_population]
-        minor = age_on(birth_date, start) < ADULT_AGE
+        packages = [catalogue[code] for code in rules.packages_offered(facts, populations)]
+        minor = rules.needs_guardian(birth_date=birth_date, on=start)
         contract = _contract(
             rng,
             resident_id=resident_id,
@@ -322,7 +328,9 @@ def _write(
                 row.done_at = dt.datetime.combine(
                     done_on, dt.time(2 + rng.randrange(8)), tzinfo=dt.UTC
                 )
-                row.done_on_time = followup_on_time(due, row.done_at)
+                row.done_on_time = rules.followup_on_time(
+                    due_date=due, done_on=timezone.localdate(row.done_at)
+                )
                 row.outcome = "随访完成，情况稳定" if on_time else "随访完成(延迟)"
             follow_ups.append(row)
     objects_insert(FollowUp, follow_ups)

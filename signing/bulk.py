@@ -3,7 +3,8 @@ table's sequence (so nothing is read back), bulk_create on other databases."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from django.db import connection
 from django.db.models import Model
@@ -30,6 +31,17 @@ def copy_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Sequenc
         with raw.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+
+
+def model_instances(model: type[Model], rows: Iterable[Mapping[str, Any]]) -> list[Model]:
+    """Unsaved instances from {attname: value} rows, for insert_objects; an attribute a row does
+    not give takes its field's default. Built by Model.__init__'s positional path, at half the
+    cost of keyword arguments (it counts at 400,000 follow-ups an import)."""
+    fields = model._meta.concrete_fields
+    return [
+        model(*[row[f.attname] if f.attname in row else f.get_default() for f in fields])
+        for row in rows
+    ]
 
 
 def insert_objects(model: type[Model], objects: list[Model], *, batch_size: int = 5000) -> None:

@@ -1,8 +1,10 @@
 """Family-doctor signing (DESIGN §5): teams, service packages, contracts, follow-ups.
 
-The contract state machine lives in one table, `CONTRACT_TRANSITIONS`, read by the services and
-the portal. "Active-ish" statuses (active, renewal_due) are the ones that hold a place in a team
-and that a resident may have at most one of (a partial unique constraint, not only a check).
+The contract state machine is one table, `signing.lifecycle.CONTRACT_LIFECYCLE`; its statuses
+(`ContractStatus`) and the ones that hold a place in a team (`ACTIVE_STATUSES`: active,
+renewal_due; a resident has at most one contract in them, a partial unique constraint, not only a
+check) come from there. The rules on contracts (eligibility, capacity, consent, terms) are pure
+checks in `signing.rules`; the numbers they use are the constants below.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from healthnet.models import Institution, KeyPopulation, Practitioner, Resident
+
+# The statuses belong to the lifecycle table; `signing.models.ContractStatus` stays importable.
+from signing.lifecycle import ACTIVE_STATUSES, ContractStatus
 
 DEFAULT_TEAM_CAPACITY = 2500
 # A team at or above this share of its capacity is warned when signing; at 100% it is refused.
@@ -146,38 +151,6 @@ class ServiceItem(models.Model):
 # --- contracts ---------------------------------------------------------------------------------
 
 
-class ContractStatus(models.TextChoices):
-    PENDING_SIGNATURE = "pending_signature", _("待签署")
-    ACTIVE = "active", _("履约中")
-    RENEWAL_DUE = "renewal_due", _("待续约")
-    RENEWED = "renewed", _("已续约")
-    SWITCHED = "switched", _("已转签")
-    EXPIRED = "expired", _("已到期")
-    TERMINATED = "terminated", _("已解约")
-
-
-# Statuses that hold a place in a team; a resident has at most one contract in them.
-ACTIVE_STATUSES = (ContractStatus.ACTIVE.value, ContractStatus.RENEWAL_DUE.value)
-
-# The state machine (DESIGN §5): status → the statuses it may move to.
-CONTRACT_TRANSITIONS: dict[str, frozenset[str]] = {
-    ContractStatus.PENDING_SIGNATURE: frozenset({ContractStatus.ACTIVE, ContractStatus.TERMINATED}),
-    ContractStatus.ACTIVE: frozenset({ContractStatus.RENEWAL_DUE, ContractStatus.TERMINATED}),
-    ContractStatus.RENEWAL_DUE: frozenset(
-        {
-            ContractStatus.RENEWED,
-            ContractStatus.SWITCHED,
-            ContractStatus.EXPIRED,
-            ContractStatus.TERMINATED,
-        }
-    ),
-    ContractStatus.RENEWED: frozenset(),
-    ContractStatus.SWITCHED: frozenset(),
-    ContractStatus.EXPIRED: frozenset(),
-    ContractStatus.TERMINATED: frozenset(),
-}
-
-
 class TerminationReason(models.TextChoices):
     RESIDENT_REQUEST = "resident_request", _("居民申请解约")
     MOVED_AWAY = "moved_away", _("迁出服务区域")
@@ -194,6 +167,15 @@ class SignatureMethod(models.TextChoices):
     IN_PERSON = "in_person", _("现场签署")
     E_SIGNATURE = "e_signature", _("电子签名")
     GUARDIAN = "guardian", _("监护人代签")
+
+
+class OfferBasis(models.TextChoices):
+    """What tied the resident to the team's institution when a contract was offered (issue 9):
+    an existing relation (registered there, visited, referred, signed), or the resident's ID
+    number read at the institution's desk from their card (身份证现场核验)."""
+
+    RELATED = "related", _("已有登记、就诊、转诊或签约关系")
+    DESK_IDENTIFICATION = "desk_identification", _("窗口现场核验身份证")
 
 
 class ContractSource(models.TextChoices):
@@ -227,6 +209,8 @@ class Contract(models.Model):
     guardian_national_id_hash = models.CharField(max_length=64, blank=True)
     signed_at = models.DateTimeField(null=True, blank=True)
     terms_hash = models.CharField(max_length=64, blank=True)
+    # For an offer made by a user: the tie it rested on ("" for the system, imports, demo data).
+    offer_basis = models.CharField(max_length=24, choices=OfferBasis.choices, blank=True)
     previous_contract = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="next_contract"
     )

@@ -1,7 +1,10 @@
 """Who may do what with teams, contracts and follow-ups (DESIGN §9). Pure predicates.
 
+Who may move a contract comes from the lifecycle table (signing.lifecycle): the user's parties
+to the contract's team (`contract_parties`) and their role, checked against the transition.
+
 Scopes:
-- a team member (any role in TeamMember) acts on their team's contracts and records its follow-ups;
+- a team member (any staff role) acts on their team's contracts and records its follow-ups;
 - an institution admin acts on the contracts of their institution's teams (not follow-ups);
 - the bureau (and the system admin) read team aggregates only: no resident data;
 - a resident reads their own contracts;
@@ -13,6 +16,7 @@ Scopes:
 from __future__ import annotations
 
 from healthnet.models import INSTITUTION_SCOPED_ROLES, User, UserRole
+from signing.lifecycle import CONTRACT_LIFECYCLE, OFFER_ACTORS, Party
 from signing.models import Contract, FamilyDoctorTeam, FollowUp
 
 AGGREGATE_READER_ROLES = frozenset({UserRole.BUREAU, UserRole.SYSTEM_ADMIN})
@@ -43,13 +47,52 @@ def can_list_followups(user: User) -> bool:
     return is_staff_of_institution(user)
 
 
-def can_act_on_team(user: User, team: FamilyDoctorTeam, *, member_team_ids: frozenset[int]) -> bool:
-    """Create, sign, renew, switch, terminate the team's contracts; read its residents."""
+def contract_parties(
+    user: User, team: FamilyDoctorTeam, *, member_team_ids: frozenset[int]
+) -> frozenset[str]:
+    """The user's relations to a team, the parties of the lifecycle table: `team` (an active
+    member), `institution` (staff of the team's institution). None for anyone else."""
     if not is_staff_of_institution(user):
-        return False
+        return frozenset()
+    parties = set()
     if team.pk in member_team_ids:
-        return True
-    return user.role == UserRole.INSTITUTION_ADMIN and team.institution_id == user.institution_id
+        parties.add(Party.TEAM)
+    if team.institution_id == user.institution_id:
+        parties.add(Party.INSTITUTION)
+    return frozenset(parties)
+
+
+def can_offer_contract(
+    user: User, team: FamilyDoctorTeam, *, member_team_ids: frozenset[int]
+) -> bool:
+    parties = contract_parties(user, team, member_team_ids=member_team_ids)
+    return any(user.role in OFFER_ACTORS.get(party, frozenset()) for party in parties)
+
+
+def can_take_contract_action(
+    user: User, team: FamilyDoctorTeam, action: str, *, member_team_ids: frozenset[int]
+) -> bool:
+    """May the user take `action` on the team's contracts in some state (the state is the
+    service's check: 409 when the table has no such move from the contract's status)."""
+    parties = contract_parties(user, team, member_team_ids=member_team_ids)
+    return CONTRACT_LIFECYCLE.may_ever_take(action, parties=parties, role=user.role)
+
+
+def contract_actions_for(
+    user: User, contract: Contract, *, member_team_ids: frozenset[int]
+) -> list[str]:
+    """The actions the user may take on the contract now (buttons, the 409's hints)."""
+    parties = contract_parties(user, contract.team, member_team_ids=member_team_ids)
+    return CONTRACT_LIFECYCLE.actions_for(contract.status, parties=parties, role=user.role)
+
+
+def can_act_on_team(user: User, team: FamilyDoctorTeam, *, member_team_ids: frozenset[int]) -> bool:
+    """Offer the team's contracts, move them, read its residents: a party of the table allowed
+    some user move."""
+    return any(
+        can_take_contract_action(user, team, action, member_team_ids=member_team_ids)
+        for action in CONTRACT_LIFECYCLE.user_actions
+    )
 
 
 def can_view_contract(user: User, contract: Contract, *, member_team_ids: frozenset[int]) -> bool:

@@ -21,18 +21,26 @@ from healthnet.models import (
     User,
     UserRole,
 )
+from healthnet.national_id import national_id_hash, parse_national_id
 from healthnet.populations import birth_date_range_for_age_population
+from healthnet.selectors import resident_related_to_institution
 from signing.models import (
     ACTIVE_STATUSES,
     Contract,
-    ContractStatus,
     FamilyDoctorTeam,
     FollowUp,
     FollowUpStatus,
+    OfferBasis,
     ServiceItem,
     ServicePackage,
     TeamMember,
 )
+
+# One answer for what is out of the caller's scope and what does not exist (docs/design.md §9).
+CONTRACT_NOT_FOUND_MESSAGE = "签约不存在 (no such contract)"
+FOLLOW_UP_NOT_FOUND_MESSAGE = "随访任务不存在 (no such follow-up)"
+# As healthnet.selectors.resident_by_public_id answers for an unknown resident.
+RESIDENT_NOT_FOUND_MESSAGE = "居民不存在 (no such resident)"
 
 # --- scope --------------------------------------------------------------------------------------
 
@@ -188,7 +196,7 @@ def _population_filter(population: str, today: dt.date) -> Q:
 def contract_by_public_id(public_id) -> Contract:
     contract = _contract_joins(Contract.objects.filter(public_id=public_id)).first()
     if contract is None:
-        raise NotFound("contract_not_found", "签约不存在 (no such contract)")
+        raise NotFound("contract_not_found", CONTRACT_NOT_FOUND_MESSAGE)
     return contract
 
 
@@ -206,7 +214,7 @@ def contract_detail(public_id) -> Contract:
         .first()
     )
     if contract is None:
-        raise NotFound("contract_not_found", "签约不存在 (no such contract)")
+        raise NotFound("contract_not_found", CONTRACT_NOT_FOUND_MESSAGE)
     return contract
 
 
@@ -221,14 +229,30 @@ def active_contract_for(resident: Resident) -> Contract | None:
 
 
 def resident_concerns_institution(resident: Resident, institution_id: int | None) -> bool:
-    """Does the resident have a current or pending contract with a team of this institution."""
+    """Does the resident have a contract holding a place with a team of this institution. A
+    pending offer is no tie (issue 9): offering a contract must not widen what a clinic sees."""
     if institution_id is None:
         return False
     return Contract.objects.filter(
-        resident=resident,
-        team__institution_id=institution_id,
-        status__in=[*ACTIVE_STATUSES, ContractStatus.PENDING_SIGNATURE],
+        resident=resident, team__institution_id=institution_id, status__in=ACTIVE_STATUSES
     ).exists()
+
+
+def resident_tie_to_institution(
+    resident: Resident, institution_id: int, *, national_id: str = ""
+) -> str | None:
+    """What ties the resident to the institution, as an OfferBasis, or None: the ID number read
+    from their card at the desk (`national_id`, validated; it must be theirs), else an existing
+    relation (healthnet.selectors.resident_related_to_institution: registered, visited, and what
+    the apps add: referred, signed)."""
+    if national_id:
+        identity = parse_national_id(national_id)
+        if national_id_hash(identity.number) == resident.national_id_hash:
+            return OfferBasis.DESK_IDENTIFICATION
+        return None
+    if resident_related_to_institution(resident, institution_id):
+        return OfferBasis.RELATED
+    return None
 
 
 # --- follow-ups ---------------------------------------------------------------------------------
@@ -271,7 +295,7 @@ def followup_by_public_id(public_id) -> FollowUp:
         .first()
     )
     if followup is None:
-        raise NotFound("follow_up_not_found", "随访任务不存在 (no such follow-up)")
+        raise NotFound("follow_up_not_found", FOLLOW_UP_NOT_FOUND_MESSAGE)
     return followup
 
 

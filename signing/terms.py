@@ -1,5 +1,6 @@
-"""The agreed terms of a contract: its dates, the packages offered and chosen, the terms document
-and its hash, and the follow-up plan its packages imply. Read by services, import and demo."""
+"""The agreed terms of a contract: the packages offered and chosen (checked by signing.rules), the
+terms document and its hash, and the follow-up plan its packages imply. Read by services, import
+and demo. `term_end` and `contract_status_on` are rules; they are importable from here too."""
 
 from __future__ import annotations
 
@@ -10,86 +11,62 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Prefetch
-from django.utils import timezone
 
-from healthnet.errors import Conflict, InvalidInput
 from healthnet.models import Resident
-from healthnet.populations import resident_key_populations
-from signing.models import (
-    FOLLOWUP_ON_TIME_DAYS,
-    RENEWAL_GRACE_DAYS,
-    RENEWAL_NOTICE_DAYS,
-    ContractStatus,
-    PackageKind,
-    ServiceItem,
-    ServicePackage,
-)
+from signing import rules
+from signing.models import ServiceItem, ServicePackage
+from signing.rules import contract_status_on as contract_status_on
+from signing.rules import term_end as term_end
 
-# --- terms, dates, packages ---------------------------------------------------------------------
-
-
-def term_end(start: dt.date) -> dt.date:
-    """A one-year term: 2026-03-01 → 2027-02-28 (the day before the anniversary)."""
-    try:
-        anniversary = start.replace(year=start.year + 1)
-    except ValueError:  # 29 February
-        anniversary = start.replace(year=start.year + 1, day=28) + dt.timedelta(days=1)
-    return anniversary - dt.timedelta(days=1)
-
-
-def contract_status_on(start: dt.date, end: dt.date, today: dt.date) -> str:
-    """The status a signed contract with this term has on `today` (import and demo data)."""
-    if today > end + dt.timedelta(days=RENEWAL_GRACE_DAYS):
-        return ContractStatus.EXPIRED
-    if today >= end - dt.timedelta(days=RENEWAL_NOTICE_DAYS):
-        return ContractStatus.RENEWAL_DUE
-    return ContractStatus.ACTIVE
+# --- packages ------------------------------------------------------------------------------------
 
 
 def packages_with_items() -> Prefetch:
     return Prefetch("items", queryset=ServiceItem.objects.order_by("code"))
 
 
+def package_facts(package: ServicePackage) -> rules.PackageFacts:
+    return rules.PackageFacts(
+        code=package.code, kind=package.kind, population=package.eligible_population
+    )
+
+
+def catalogue_active() -> dict[str, ServicePackage]:
+    """The active packages by code, items prefetched."""
+    packages = ServicePackage.objects.filter(active=True).prefetch_related(packages_with_items())
+    return {p.code: p for p in packages}
+
+
+def _ordered(packages: Iterable[ServicePackage]) -> list[ServicePackage]:
+    return sorted(packages, key=lambda p: (p.kind, p.code))
+
+
+def _populations(resident: Resident, on: dt.date) -> frozenset[str]:
+    tags = [tag.population for tag in resident.population_tags.all()]
+    return rules.key_populations(tags, resident.birth_date, on)
+
+
 def packages_offered(resident: Resident, *, on: dt.date) -> list[ServicePackage]:
     """The basic package plus the personalised ones for the resident's key populations."""
-    populations = resident_key_populations(resident, on=on)
-    packages = ServicePackage.objects.filter(active=True).prefetch_related(packages_with_items())
-    return [
-        p
-        for p in packages.order_by("kind", "code")
-        if p.kind == PackageKind.BASIC or p.eligible_population in populations
-    ]
+    catalogue = catalogue_active()
+    codes = rules.packages_offered(
+        {code: package_facts(p) for code, p in catalogue.items()}, _populations(resident, on)
+    )
+    return _ordered(catalogue[code] for code in codes)
 
 
 def packages_resolve(
     resident: Resident, codes: Iterable[str], *, on: dt.date
 ) -> list[ServicePackage]:
-    """The packages asked for, checked against what the resident is offered; basic always in."""
-    offered = {p.code: p for p in packages_offered(resident, on=on)}
-    basic = [p for p in offered.values() if p.kind == PackageKind.BASIC]
-    if not basic:
-        raise Conflict(
-            "catalogue_missing", "服务包目录未加载 (the service package catalogue is not loaded)"
-        )
-    chosen = {basic[0].code: basic[0]}
-    codes = [c for c in dict.fromkeys(codes) if c]
-    known = set(
-        ServicePackage.objects.filter(code__in=codes, active=True).values_list("code", flat=True)
+    """The packages asked for, checked by signing.rules against the resident's key populations
+    on `on`; the basic package always in."""
+    catalogue = catalogue_active()
+    chosen = rules.packages_choose(
+        codes,
+        catalogue={code: package_facts(p) for code, p in catalogue.items()},
+        populations=_populations(resident, on),
     )
-    for code in codes:
-        if code not in known:
-            raise InvalidInput(
-                "package_unknown", f"未知的服务包: {code} (unknown package)", field="packages"
-            )
-        if code not in offered:
-            raise InvalidInput(
-                "package_not_eligible",
-                f"居民不属于服务包 {code} 的适用人群 (not eligible for this package)",
-                field="packages",
-                package=code,
-            )
-        chosen[code] = offered[code]
-    return sorted(chosen.values(), key=lambda p: (p.kind, p.code))
+    return _ordered(catalogue[code] for code in chosen)
 
 
 def package_terms(package: ServicePackage) -> dict[str, Any]:
@@ -154,9 +131,3 @@ def followup_plan(
             for k in range(n):
                 plan.append((item, start + dt.timedelta(days=term_days * (2 * k + 1) // (2 * n))))
     return plan
-
-
-def followup_on_time(due_date: dt.date, done_at: dt.datetime) -> bool:
-    """A follow-up done by FOLLOWUP_ON_TIME_DAYS after its due date (local calendar days) counts
-    as on time: the numerator of the 履约率 (services and demo data)."""
-    return timezone.localdate(done_at) <= due_date + dt.timedelta(days=FOLLOWUP_ON_TIME_DAYS)

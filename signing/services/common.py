@@ -1,5 +1,6 @@
 """What every signing service shares: audited refusals, the lock order (contract → resident →
-team), the checks, consent and notifications."""
+team), moves by the lifecycle table, the checks (the rules are signing.rules: these read what
+the rules need and call them), consent and notifications."""
 
 from __future__ import annotations
 
@@ -12,34 +13,29 @@ from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
 
-from healthnet.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from healthnet.errors import Conflict, DomainError, Forbidden, NotFound
 from healthnet.models import Resident, User
 from healthnet.national_id import national_id_hash, parse_national_id
 from healthnet.outbox import outbox_enqueue
-from healthnet.populations import age_on
 from healthnet.services import audit_record
-from signing import permissions
+from signing import permissions, rules
+from signing.lifecycle import ACTION_LABELS, CONTRACT_LIFECYCLE, REFUSAL_CODES, state_label
 from signing.models import (
-    ACTIVE_STATUSES,
-    ADULT_AGE,
-    CAPACITY_WARNING_RATIO,
-    CONTRACT_TRANSITIONS,
     Contract,
-    ContractStatus,
     FamilyDoctorTeam,
     FollowUp,
     ServicePackage,
     Signatory,
-    SignatureMethod,
 )
-from signing.selectors import member_team_ids
+from signing.selectors import (
+    CONTRACT_NOT_FOUND_MESSAGE,
+    RESIDENT_NOT_FOUND_MESSAGE,
+    member_team_ids,
+    resident_tie_to_institution,
+)
 from signing.terms import followup_plan, terms_document, terms_hash
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-ACTIVE_CONTRACT_EXISTS_MESSAGE = (
-    "该居民已有有效签约，一人只能签约一个团队 (the resident already has an active contract)"
-)
 
 
 # --- refusals are audited too ------------------------------------------------------------------
@@ -99,7 +95,7 @@ def lock_contract(contract: Contract) -> Contract:
         .first()
     )
     if locked is None:
-        raise NotFound("contract_not_found", "签约不存在 (no such contract)")
+        raise NotFound("contract_not_found", CONTRACT_NOT_FOUND_MESSAGE)
     return locked
 
 
@@ -111,56 +107,87 @@ def lock_team(team_id: int) -> FamilyDoctorTeam:
     return FamilyDoctorTeam.objects.select_for_update().get(pk=team_id)
 
 
-def require_transition(
-    contract: Contract, to: str, *, code: str = "transition_not_allowed"
-) -> None:
-    if to not in CONTRACT_TRANSITIONS[contract.status]:
+def move(contract: Contract, action: str) -> str:
+    """Move the contract by the lifecycle table (status set, not saved); returns the old status.
+    409 when the table has no such move from the contract's status."""
+    transition = CONTRACT_LIFECYCLE.transition(contract.status, action)
+    if transition is None:
         raise Conflict(
-            code,
-            f"签约状态为 {contract.get_status_display()}，不能变为 {ContractStatus(to).label} "
-            f"(a {contract.status} contract cannot become {to})",
+            REFUSAL_CODES.get(action, "transition_not_allowed"),
+            f"签约状态为 {state_label(contract.status)}，不能{ACTION_LABELS.get(action, action)} "
+            f"(a {contract.status} contract cannot take {action})",
             status=contract.status,
+            allowed_actions=CONTRACT_LIFECYCLE.actions_from(contract.status),
         )
+    previous = contract.status
+    contract.status = transition.target
+    return previous
 
 
-def require_actor_on_team(actor: User | None, team: FamilyDoctorTeam) -> None:
-    if actor is None:  # the system: periodic jobs, imports, demo data
+def require_may_act(actor: User | None, team: FamilyDoctorTeam, action: str | None) -> None:
+    """The actor is a party allowed to take `action` (None: to offer a contract) on the team's
+    contracts. No actor: the system (periodic jobs, imports, demo data)."""
+    if actor is None:
         return
-    if not permissions.can_act_on_team(actor, team, member_team_ids=member_team_ids(actor)):
+    member_of = member_team_ids(actor)
+    if action is None:
+        allowed = permissions.can_offer_contract(actor, team, member_team_ids=member_of)
+    else:
+        allowed = permissions.can_take_contract_action(
+            actor, team, action, member_team_ids=member_of
+        )
+    if not allowed:
         raise Forbidden(
             "team_out_of_scope",
             "您不是该团队成员或其机构管理员 (you are not a member or admin of this team)",
         )
 
 
+def require_tie(
+    actor: User | None, resident: Resident, institution_id: int, *, national_id: str = ""
+) -> str:
+    """An offer (or a switch) needs the resident tied to the team's institution already: related
+    to it (registered, visited, referred, signed: healthnet.selectors.resident_related_to_
+    institution) or identified in person by the ID number read from their card at its desk.
+    A pending offer is no tie. Without one the resident is out of scope: 404 exactly like a
+    resident that does not exist. Returns the basis recorded on the contract."""
+    if actor is None:
+        return ""
+    basis = resident_tie_to_institution(resident, institution_id, national_id=national_id)
+    if basis is None:
+        raise NotFound("resident_not_found", RESIDENT_NOT_FOUND_MESSAGE)
+    return basis
+
+
 def require_team_open(team: FamilyDoctorTeam) -> None:
-    if not team.active:
-        raise Conflict("team_inactive", "该团队已停止签约 (this team no longer signs residents)")
+    rules.team_open_check(active=team.active)
 
 
-def require_no_active_contract(resident_id: int, *, exclude_pk: int | None = None) -> None:
-    existing = Contract.objects.filter(resident_id=resident_id, status__in=ACTIVE_STATUSES)
+def require_no_clash(
+    resident_id: int,
+    *,
+    start: dt.date,
+    end: dt.date,
+    will_hold_place: bool = True,
+    exclude_pk: int | None = None,
+) -> None:
+    """signing.rules.term_clash_check against the resident's other contracts."""
+    others = Contract.objects.filter(resident_id=resident_id)
     if exclude_pk is not None:
-        existing = existing.exclude(pk=exclude_pk)
-    current = existing.select_related("team").first()
-    if current is not None:
-        raise Conflict(
-            "active_contract_exists",
-            ACTIVE_CONTRACT_EXISTS_MESSAGE,
-            contract_id=str(current.public_id),
-            team=current.team.code,
-        )
+        others = others.exclude(pk=exclude_pk)
+    rules.term_clash_check(
+        start=start,
+        end=end,
+        will_hold_place=will_hold_place,
+        others=[
+            rules.OtherTerm(start=s, end=e, status=status)
+            for s, e, status in others.values_list("start_date", "end_date", "status")
+        ],
+    )
 
 
 def require_room(team: FamilyDoctorTeam, load: int) -> None:
-    if load >= team.capacity:
-        raise Conflict(
-            "team_full",
-            f"团队签约人数已满 ({load}/{team.capacity}) (the team is at capacity)",
-            team=team.code,
-            load=load,
-            capacity=team.capacity,
-        )
+    rules.team_room_check(team_code=team.code, load=load, capacity=team.capacity)
 
 
 @dataclass(frozen=True)
@@ -183,50 +210,28 @@ def consent_from(
     guardian_national_id: str,
     resident_incapacitated: bool,
 ) -> Consent:
-    """知情同意: a minor (< 18) or an incapacitated resident is signed for by a guardian."""
-    if signed_by not in Signatory.values:
-        raise InvalidInput("signed_by_invalid", "签署人应为居民本人或监护人", field="signed_by")
-    if method not in SignatureMethod.values:
-        raise InvalidInput("signature_method_invalid", "未知的签署方式", field="method")
-    needs_guardian = age_on(resident.birth_date, on) < ADULT_AGE or resident_incapacitated
-    if needs_guardian and signed_by != Signatory.GUARDIAN:
-        raise InvalidInput(
-            "guardian_required",
-            "未成年人或无民事行为能力的居民须由监护人签署 (a guardian must sign for a minor or an "
-            "incapacitated resident)",
-            field="signed_by",
-        )
+    """知情同意 by signing.rules: a minor (< 18) or an incapacitated resident is signed for by an
+    adult guardian who is not the resident; who signs and how agree."""
+    method = rules.signatory_check(
+        signed_by=signed_by,
+        method=method,
+        guardian_needed=rules.needs_guardian(
+            birth_date=resident.birth_date, on=on, incapacitated=resident_incapacitated
+        ),
+    )
     if signed_by == Signatory.RESIDENT:
-        if method == SignatureMethod.GUARDIAN:
-            raise InvalidInput(
-                "signature_method_mismatch", "居民本人签署不能选择监护人代签", field="method"
-            )
         return Consent(signed_by=signed_by, method=method)
-    if method == SignatureMethod.IN_PERSON:
-        method = SignatureMethod.GUARDIAN
-    for field, value in (
-        ("guardian_name", guardian_name),
-        ("guardian_relationship", guardian_relationship),
-        ("guardian_national_id", guardian_national_id),
-    ):
-        if not value.strip():
-            raise InvalidInput(
-                "guardian_details_required",
-                "监护人签署须填写姓名、关系和身份证号码 (guardian name, relation and ID required)",
-                field=field,
-            )
+    rules.guardian_details_check(
+        name=guardian_name, relationship=guardian_relationship, national_id=guardian_national_id
+    )
     guardian = parse_national_id(guardian_national_id, field="guardian_national_id")
-    if age_on(guardian.birth_date, on) < ADULT_AGE:
-        raise InvalidInput(
-            "guardian_not_adult",
-            "监护人须年满18岁 (the guardian must be an adult)",
-            field="guardian_national_id",
-        )
     guardian_hash = national_id_hash(guardian.number)
-    if guardian_hash == resident.national_id_hash:
-        raise InvalidInput(
-            "guardian_is_resident", "监护人不能是居民本人", field="guardian_national_id"
-        )
+    rules.guardian_check(
+        guardian_birth_date=guardian.birth_date,
+        on=on,
+        guardian_id_hash=guardian_hash,
+        resident_id_hash=resident.national_id_hash,
+    )
     return Consent(
         signed_by=signed_by,
         method=method,
@@ -260,20 +265,17 @@ def seal_terms(contract: Contract, packages: Iterable[ServicePackage]) -> None:
 
 def save_active(contract: Contract, *, update_fields: list[str] | None = None) -> None:
     """Save a contract entering an active status; the partial unique constraint is the backstop
-    when two transactions race past the service check."""
+    when two transactions race past the service check (read again, the rule answers)."""
     try:
         with transaction.atomic():
             contract.save(update_fields=update_fields)
     except IntegrityError:
-        if (
-            Contract.objects.filter(resident_id=contract.resident_id, status__in=ACTIVE_STATUSES)
-            .exclude(pk=contract.pk)
-            .exists()
-        ):
-            raise Conflict(
-                "active_contract_exists",
-                ACTIVE_CONTRACT_EXISTS_MESSAGE,
-            ) from None
+        require_no_clash(
+            contract.resident_id,
+            start=contract.start_date,
+            end=contract.end_date,
+            exclude_pk=contract.pk,
+        )
         raise
 
 
@@ -288,7 +290,7 @@ class SignResult:
 def sign_result(contract: Contract, team: FamilyDoctorTeam, load_after: int) -> SignResult:
     return SignResult(
         contract=contract,
-        capacity_warning=load_after >= team.capacity * CAPACITY_WARNING_RATIO,
+        capacity_warning=rules.capacity_warning(load=load_after, capacity=team.capacity),
         team_load=load_after,
         team_capacity=team.capacity,
     )

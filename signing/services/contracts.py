@@ -7,9 +7,11 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from healthnet.errors import Conflict, InvalidInput
+from healthnet.errors import InvalidInput
 from healthnet.models import Resident, User
 from healthnet.services import audit_record
+from signing import rules
+from signing.lifecycle import Action
 from signing.models import (
     Contract,
     ContractStatus,
@@ -29,13 +31,14 @@ from signing.services.common import (
     lock_contract,
     lock_resident,
     lock_team,
+    move,
     notify_resident,
     notify_team,
-    require_actor_on_team,
-    require_no_active_contract,
+    require_may_act,
+    require_no_clash,
     require_room,
     require_team_open,
-    require_transition,
+    require_tie,
     save_active,
     seal_terms,
     sign_result,
@@ -53,35 +56,40 @@ def contract_create(
     team: FamilyDoctorTeam,
     package_codes: list[str],
     start_date: dt.date | None = None,
+    national_id: str = "",
 ) -> Contract:
-    """Offer a contract (pending_signature): the basic package plus eligible personalised ones."""
-    require_actor_on_team(actor, team)
+    """Offer a contract (pending_signature): the basic package plus eligible personalised ones.
+
+    Scope answers first: the actor may offer for the team (403), and the resident is tied to the
+    team's institution (else 404, as for an unknown resident) — related to it already, or
+    identified in person by `national_id`, the number read from their card at the desk, which
+    the offer records as its basis. Then the rules (signing.rules), then the state."""
+    require_may_act(actor, team, None)
+    basis = require_tie(actor, resident, team.institution_id, national_id=national_id)
     require_team_open(team)
     today = timezone.localdate()
     start_date = start_date or today
-    if not today <= start_date <= today + dt.timedelta(days=90):
-        raise InvalidInput(
-            "start_date_invalid",
-            "起始日期须在今天到90天内 (start date must be within the next 90 days)",
-            field="start_date",
-        )
-    packages = packages_resolve(resident, package_codes, on=start_date)
+    rules.offer_start_check(start=start_date, today=today)
+    end_date = term_end(start_date)
+    rules.term_check(start=start_date, end=end_date)
+    packages = packages_resolve(
+        resident, package_codes, on=rules.eligibility_day(start=start_date, today=today)
+    )
     with transaction.atomic():
         lock_resident(resident.pk)
-        require_no_active_contract(resident.pk)
-        if Contract.objects.filter(
-            resident=resident, team=team, status=ContractStatus.PENDING_SIGNATURE
-        ).exists():
-            raise Conflict(
-                "pending_contract_exists",
-                "该居民与此团队已有待签署的签约 (a contract with this team awaits signature)",
-            )
+        require_no_clash(resident.pk, start=start_date, end=end_date)
+        rules.offer_check(
+            pending_with_team=Contract.objects.filter(
+                resident=resident, team=team, status=ContractStatus.PENDING_SIGNATURE
+            ).exists()
+        )
         require_room(team, team_active_count(team.pk))
         contract = Contract.objects.create(
             resident=resident,
             team=team,
             start_date=start_date,
-            end_date=term_end(start_date),
+            end_date=end_date,
+            offer_basis=basis,
             created_by=actor,
         )
         contract.packages.set(packages)
@@ -90,7 +98,11 @@ def contract_create(
             action="contract_create",
             object_type="contract",
             object_id=contract.public_id,
-            details={"team": team.code, "packages": [p.code for p in packages]},
+            details={
+                "team": team.code,
+                "packages": [p.code for p in packages],
+                "basis": basis or "system",
+            },
         )
     return contract
 
@@ -111,8 +123,8 @@ def contract_sign(
     now = timezone.now()
     with transaction.atomic():
         contract = lock_contract(contract)
-        require_actor_on_team(actor, contract.team)
-        require_transition(contract, ContractStatus.ACTIVE)
+        require_may_act(actor, contract.team, Action.SIGN)
+        move(contract, Action.SIGN)
         consent = consent_from(
             contract.resident,
             on=timezone.localdate(now),
@@ -126,13 +138,17 @@ def contract_sign(
         lock_resident(contract.resident_id)
         team = lock_team(contract.team_id)
         require_team_open(team)
-        require_no_active_contract(contract.resident_id, exclude_pk=contract.pk)
+        require_no_clash(
+            contract.resident_id,
+            start=contract.start_date,
+            end=contract.end_date,
+            exclude_pk=contract.pk,
+        )
         load = team_active_count(team.pk)
         require_room(team, load)
         packages = list(contract.packages.prefetch_related(packages_with_items()))
         apply_consent(contract, consent, at=now)
         seal_terms(contract, packages)
-        contract.status = ContractStatus.ACTIVE
         save_active(contract)
         followups = followups_create(contract, packages)
         result = sign_result(contract, team, load + 1)
@@ -213,12 +229,16 @@ def contract_switch(
     guardian_relationship: str = "",
     guardian_national_id: str = "",
     resident_incapacitated: bool = False,
+    national_id: str = "",
 ) -> SignResult:
-    """转签 to another team, only at term end (renewal_due): the old one becomes switched."""
+    """转签 to another team, only at term end (renewal_due): the old one becomes switched. The
+    resident must be tied to the new team's institution, as for an offer (`national_id`: the
+    number read from their card at its desk)."""
     return _succeed(
         actor=actor,
         contract=contract,
         new_team=team,
+        national_id=national_id,
         signed_by=signed_by,
         method=method,
         package_codes=package_codes,
@@ -232,6 +252,7 @@ def _succeed(
     actor: User | None,
     contract: Contract,
     new_team: FamilyDoctorTeam | None,
+    national_id: str = "",
     signed_by: str,
     method: str,
     package_codes: list[str] | None,
@@ -239,22 +260,21 @@ def _succeed(
     resident_incapacitated: bool,
 ) -> SignResult:
     switching = new_team is not None
-    action = "contract_switch" if switching else "contract_renew"
-    final = ContractStatus.SWITCHED if switching else ContractStatus.RENEWED
+    action = Action.SWITCH if switching else Action.RENEW
     now = timezone.now()
     today = timezone.localdate(now)
     with transaction.atomic():
         old = lock_contract(contract)
-        require_actor_on_team(actor, new_team or old.team)
-        if switching and new_team.pk == old.team_id:
-            raise InvalidInput(
-                "switch_same_team",
-                "转签须选择另一个团队 (switch to a different team)",
-                field="team",
-            )
-        require_transition(
-            old, final, code="switch_not_at_term_end" if switching else "renewal_not_due"
-        )
+        require_may_act(actor, new_team or old.team, action)
+        if switching:
+            require_tie(actor, old.resident, new_team.institution_id, national_id=national_id)
+            if new_team.pk == old.team_id:
+                raise InvalidInput(
+                    "switch_same_team",
+                    "转签须选择另一个团队 (switch to a different team)",
+                    field="team",
+                )
+        move(old, action)
         resident = old.resident
         consent = consent_from(
             resident,
@@ -274,15 +294,19 @@ def _succeed(
             require_room(team, load)
             load += 1
         start = old.end_date + dt.timedelta(days=1)
+        end = term_end(start)
+        rules.term_check(start=start, end=end)
+        require_no_clash(resident.pk, start=start, end=end, exclude_pk=old.pk)
         resident = Resident.objects.prefetch_related("population_tags").get(pk=resident.pk)
-        packages = _successor_packages(old, resident, package_codes, on=max(start, today))
-        old.status = final
+        packages = _successor_packages(
+            old, resident, package_codes, on=rules.eligibility_day(start=start, today=today)
+        )
         old.save(update_fields=["status", "updated_at"])
         successor = Contract(
             resident=resident,
             team=team,
             start_date=start,
-            end_date=term_end(start),
+            end_date=end,
             status=ContractStatus.ACTIVE,
             previous_contract=old,
             created_by=actor,
@@ -295,7 +319,7 @@ def _succeed(
         result = sign_result(successor, team, load)
         audit_record(
             actor=actor,
-            action=action,
+            action=f"contract_{action}",
             object_type="contract",
             object_id=successor.public_id,
             details={
@@ -340,10 +364,8 @@ def contract_terminate(
         )
     with transaction.atomic():
         contract = lock_contract(contract)
-        require_actor_on_team(actor, contract.team)
-        require_transition(contract, ContractStatus.TERMINATED)
-        previous = contract.status
-        contract.status = ContractStatus.TERMINATED
+        require_may_act(actor, contract.team, Action.TERMINATE)
+        previous = move(contract, Action.TERMINATE)
         contract.terminated_reason = reason
         contract.terminated_note = note.strip()[:200]
         contract.terminated_at = timezone.now()

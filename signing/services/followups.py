@@ -7,18 +7,13 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from healthnet.errors import Conflict, Forbidden, InvalidInput, NotFound
+from healthnet.errors import Forbidden, InvalidInput, NotFound
 from healthnet.models import User
 from healthnet.services import audit_record
-from signing import hooks, permissions
-from signing.models import (
-    ACTIVE_STATUSES,
-    FollowUp,
-    FollowUpStatus,
-)
+from signing import hooks, permissions, rules
+from signing.models import FollowUp, FollowUpStatus
 from signing.selectors import member_team_ids
 from signing.services.common import audit_refusals
-from signing.terms import followup_on_time
 
 # --- follow-ups ---------------------------------------------------------------------------------
 
@@ -63,23 +58,18 @@ def followup_record(
                 "team_out_of_scope",
                 "只有签约团队成员可以记录随访 (only the team's members may record)",
             )
-        if locked.status != FollowUpStatus.PENDING:
-            raise Conflict(
-                "follow_up_not_pending", "该随访已完成或已取消 (already done or cancelled)"
-            )
-        if locked.contract.status not in ACTIVE_STATUSES:
-            raise Conflict("contract_not_active", "签约不在履约期 (the contract is not active)")
-        if timezone.localdate(done_at) < locked.contract.start_date:
-            raise InvalidInput(
-                "done_at_invalid",
-                "完成时间早于签约起始日期 (before the contract start)",
-                field="done_at",
-            )
+        done_on = timezone.localdate(done_at)
+        rules.followup_record_check(
+            followup_status=locked.status,
+            contract_status=locked.contract.status,
+            contract_start=locked.contract.start_date,
+            done_on=done_on,
+        )
         locked.status = FollowUpStatus.DONE
         locked.done_at = done_at
         locked.done_by = actor
         locked.outcome = outcome
-        locked.done_on_time = followup_on_time(locked.due_date, done_at)
+        locked.done_on_time = rules.followup_on_time(due_date=locked.due_date, done_on=done_on)
         locked.save(update_fields=["status", "done_at", "done_by", "outcome", "done_on_time"])
         audit_record(
             actor=actor,

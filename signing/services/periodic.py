@@ -1,98 +1,92 @@
-"""The periodic jobs (Celery beat), each idempotent: renewal due, expiry, reminders."""
+"""The periodic jobs (Celery beat), each idempotent: renewal due and expiry move contracts by the
+system transitions of the lifecycle table; follow-up reminders."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from healthnet.services import audit_record
-from signing.models import (
-    ACTIVE_STATUSES,
-    RENEWAL_GRACE_DAYS,
-    RENEWAL_NOTICE_DAYS,
-    Contract,
-    ContractStatus,
-    FollowUp,
-    FollowUpStatus,
-)
+from signing import rules
+from signing.lifecycle import CONTRACT_LIFECYCLE, Action
+from signing.models import ACTIVE_STATUSES, Contract, FollowUp, FollowUpStatus
 from signing.selectors import overdue_counts_by_team
-from signing.services.common import notify_resident, notify_team
+from signing.services.common import move, notify_resident, notify_team
 
 # --- periodic jobs (idempotent) -----------------------------------------------------------------
 
 BATCH = 500
 
 
-def contracts_mark_renewal_due(*, today: dt.date | None = None) -> int:
-    """active → renewal_due 30 days before the end; remind the resident and the team once."""
-    today = today or timezone.localdate()
-    due = Contract.objects.filter(
-        status=ContractStatus.ACTIVE, end_date__lte=today + dt.timedelta(days=RENEWAL_NOTICE_DAYS)
+def _system_move(
+    action: str,
+    due: Q,
+    *,
+    audit_action: str,
+    notice: Callable[[Contract], tuple[str, str]],
+) -> int:
+    """Move every contract matching `due` by the table's system transition `action`, in batches
+    (rows locked, skipping those a user holds; they are met on the next run), each with its
+    audit event and one notice to the resident (text, dedupe key). Idempotent."""
+    sources = CONTRACT_LIFECYCLE.sources_of(action)
+    ids = list(
+        Contract.objects.filter(due, status__in=sources).order_by("pk").values_list("pk", flat=True)
     )
-    ids = list(due.order_by("pk").values_list("pk", flat=True))
     moved = 0
     for start in range(0, len(ids), BATCH):
         with transaction.atomic():
             batch = (
                 Contract.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("resident", "team")
-                .filter(pk__in=ids[start : start + BATCH], status=ContractStatus.ACTIVE)
+                .filter(pk__in=ids[start : start + BATCH], status__in=sources)
             )
             for contract in batch:
-                contract.status = ContractStatus.RENEWAL_DUE
+                move(contract, action)
                 contract.save(update_fields=["status", "updated_at"])
                 audit_record(
                     actor=None,
-                    action="contract_renewal_due",
+                    action=audit_action,
                     object_type="contract",
                     object_id=contract.public_id,
                     details={"end_date": contract.end_date.isoformat()},
                 )
-                notify_resident(
-                    contract.resident,
-                    f"【乌海健康】您的家庭医生签约将于 {contract.end_date} 到期，"
-                    f"请联系{contract.team.name}续约。",
-                    dedupe_key=f"signing:renewal-due:{contract.public_id}",
-                )
+                body, dedupe_key = notice(contract)
+                notify_resident(contract.resident, body, dedupe_key=dedupe_key)
                 moved += 1
     return moved
+
+
+def contracts_mark_renewal_due(*, today: dt.date | None = None) -> int:
+    """active → renewal_due 30 days before the end; remind the resident and the team once."""
+    today = today or timezone.localdate()
+    return _system_move(
+        Action.MARK_RENEWAL_DUE,
+        Q(end_date__lte=rules.renewal_due_from(today)),
+        audit_action="contract_renewal_due",
+        notice=lambda contract: (
+            f"【乌海健康】您的家庭医生签约将于 {contract.end_date} 到期，"
+            f"请联系{contract.team.name}续约。",
+            f"signing:renewal-due:{contract.public_id}",
+        ),
+    )
 
 
 def contracts_expire(*, today: dt.date | None = None) -> int:
     """renewal_due → expired after the 30-day grace (open follow-ups stay: they were missed)."""
     today = today or timezone.localdate()
-    cutoff = today - dt.timedelta(days=RENEWAL_GRACE_DAYS)
-    ids = list(
-        Contract.objects.filter(status=ContractStatus.RENEWAL_DUE, end_date__lt=cutoff)
-        .order_by("pk")
-        .values_list("pk", flat=True)
+    return _system_move(
+        Action.EXPIRE,
+        Q(end_date__lt=rules.expired_before(today)),
+        audit_action="contract_expire",
+        notice=lambda contract: (
+            f"【乌海健康】您与{contract.team.name}的家庭医生签约已到期，欢迎随时重新签约。",
+            f"signing:expired:{contract.public_id}",
+        ),
     )
-    expired = 0
-    for start in range(0, len(ids), BATCH):
-        with transaction.atomic():
-            batch = (
-                Contract.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("resident", "team")
-                .filter(pk__in=ids[start : start + BATCH], status=ContractStatus.RENEWAL_DUE)
-            )
-            for contract in batch:
-                contract.status = ContractStatus.EXPIRED
-                contract.save(update_fields=["status", "updated_at"])
-                audit_record(
-                    actor=None,
-                    action="contract_expire",
-                    object_type="contract",
-                    object_id=contract.public_id,
-                )
-                notify_resident(
-                    contract.resident,
-                    f"【乌海健康】您与{contract.team.name}的家庭医生签约已到期，欢迎随时重新签约。",
-                    dedupe_key=f"signing:expired:{contract.public_id}",
-                )
-                expired += 1
-    return expired
 
 
 def followup_reminders_send(*, today: dt.date | None = None, ahead_days: int = 7) -> int:

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from healthnet.errors import InvalidInput
 from healthnet.models import Encounter, Practitioner, UserRole
+from healthnet.national_id import decrypt_national_id
 from referrals import services
 from referrals.models import Referral, ReferralDirection, ReferralStatus
 from signing import catalogue
@@ -35,7 +36,12 @@ def signed(net):
     resident = ResidentFactory(registered_by=net.primary_b)
     basic = signing_models.ServicePackage.objects.get(kind="basic")
     contract = signing_services.contract_create(
-        actor=gp_user, resident=resident, team=team, package_codes=[basic.code]
+        actor=gp_user,
+        resident=resident,
+        team=team,
+        package_codes=[basic.code],
+        # No tie to the team's institution yet: the resident shows their ID card at its desk.
+        national_id=decrypt_national_id(resident.national_id_encrypted),
     )
     signing_services.contract_sign(
         actor=gp_user, contract=contract, signed_by="resident", method="in_person"

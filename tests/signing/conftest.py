@@ -62,18 +62,22 @@ def bureau(db):
     return UserFactory(username="bureau", role=UserRole.BUREAU, institution=None)
 
 
-@pytest.fixture
-def adult(db):
-    return ResidentFactory(birth_date=years_ago(40), phone="13900000001")
+# The residents are registered at the team's institution: an offer by a user needs a tie to it
+# (issue 9; tests/signing/test_offer_scope.py covers residents without one).
 
 
 @pytest.fixture
-def hypertensive(db):
-    resident = ResidentFactory(birth_date=years_ago(58))
+def adult(primary):
+    return ResidentFactory(birth_date=years_ago(40), phone="13900000001", registered_by=primary)
+
+
+@pytest.fixture
+def hypertensive(primary):
+    resident = ResidentFactory(birth_date=years_ago(58), registered_by=primary)
     ResidentPopulationTag.objects.create(resident=resident, population="hypertension")
     return resident
 
 
 @pytest.fixture
-def minor(db):
-    return ResidentFactory(birth_date=years_ago(5))
+def minor(primary):
+    return ResidentFactory(birth_date=years_ago(5), registered_by=primary)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pytest
 from django.db import connection
@@ -204,14 +205,28 @@ def test_contract_list_scope_matrix(two_teams_with_contracts, gp, nurse, admin, 
     assert _ids(api_client_for(elsewhere_admin).get("/api/v1/contracts")) == set()
     assert _ids(api_client_for(clerk).get("/api/v1/contracts")) == set()
     assert api_client_for(bureau).get("/api/v1/contracts").status_code == 403
-    # detail and actions out of scope
+    # detail and actions out of scope: 404, exactly the answer for a contract that does not exist
     foreign = theirs[0].public_id
-    assert api_client_for(gp).get(f"/api/v1/contracts/{foreign}").status_code == 403
-    assert api_client_for(bureau).get(f"/api/v1/contracts/{foreign}").status_code == 403
-    terminate = api_client_for(gp).post(
-        f"/api/v1/contracts/{foreign}/terminate", {"reason": "died"}
-    )
-    assert terminate.status_code == 403
+    missing = api_client_for(gp).get(f"/api/v1/contracts/{uuid.uuid4()}")
+    assert missing.status_code == 404
+    for response in (
+        api_client_for(gp).get(f"/api/v1/contracts/{foreign}"),
+        api_client_for(bureau).get(f"/api/v1/contracts/{foreign}"),
+        api_client_for(gp).post(f"/api/v1/contracts/{foreign}/terminate", {"reason": "died"}),
+        api_client_for(gp).post(
+            f"/api/v1/contracts/{foreign}/sign", {"signed_by": "resident", "method": "in_person"}
+        ),
+    ):
+        assert response.status_code == 404
+        assert (
+            response.json()
+            == missing.json()
+            == {
+                "code": "contract_not_found",
+                "message": "签约不存在 (no such contract)",
+                "details": {},
+            }
+        )
     assert Contract.objects.get(public_id=foreign).status == ContractStatus.ACTIVE
 
 

@@ -1,0 +1,167 @@
+"""Contracts: offer, list, detail, the lifecycle actions (signing.actions), import.
+
+Scope: team members act on their team's contracts, an institution admin on their institution's
+teams', a resident reads their own; a contract out of scope answers 404 like a missing one."""
+
+import dataclasses
+import datetime as dt
+import uuid
+
+from django.db import transaction
+from ninja import Field, File, Query, Router, Schema, Status
+from ninja.files import UploadedFile
+from ninja.pagination import paginate
+from pydantic import model_validator
+
+from config.pagination import PageNumberPagination
+from healthnet.errors import InvalidInput
+from healthnet.selectors import resident_by_national_id, resident_by_public_id
+from healthnet.services import audit_record
+from signing import importer, permissions, selectors, services
+from signing.actions import CONTRACT_ACTIONS, ConsentIn, RenewIn, SwitchIn, TerminateIn
+from signing.api.schemas import (
+    ContractDetailOut,
+    ContractFilter,
+    ContractOut,
+    ImportReportOut,
+    OfferOut,
+    SignOut,
+)
+from signing.api.scope import contract_in_scope, forbid
+from signing.lifecycle import Action
+
+router = Router(tags=["signing"])
+
+IMPORT_MAX_BYTES = 64 * 1024 * 1024
+
+
+class ContractIn(Schema):
+    resident_id: uuid.UUID | None = Field(None, description="the resident's public id")
+    national_id: str = Field(
+        "",
+        max_length=32,
+        description="or the resident's ID number, read from their card at the desk: identifies "
+        "them in person (a tie to the institution when there is none yet)",
+    )
+    team: str = Field(..., min_length=1, max_length=32, description="team code")
+    packages: list[str] = Field(
+        default_factory=list, description="package codes; basic is always in"
+    )
+    start_date: dt.date | None = Field(None, description="default today; within 90 days")
+
+    @model_validator(mode="after")
+    def _names_the_resident(self):
+        if self.resident_id is None and not self.national_id:
+            raise ValueError("resident_id or national_id is required")
+        return self
+
+
+@router.post("/contracts", response={201: OfferOut})
+def contract_create(request, payload: ContractIn):
+    """Offer a contract (pending_signature) to a resident for a team. The resident must be tied
+    to the team's institution already (registered, visited, referred, signed) or identified at
+    its desk by the ID number on their card; otherwise 404 as for an unknown resident."""
+    if not permissions.is_staff_of_institution(request.user):
+        forbid()
+    if payload.resident_id is not None:
+        resident = resident_by_public_id(payload.resident_id)
+    else:
+        resident = resident_by_national_id(payload.national_id)
+    contract = services.contract_create(
+        actor=request.user,
+        resident=resident,
+        team=selectors.team_by_code(payload.team),
+        package_codes=payload.packages,
+        start_date=payload.start_date,
+        national_id=payload.national_id,
+    )
+    return Status(201, selectors.contract_by_public_id(contract.public_id))
+
+
+@router.get("/contracts", response=list[ContractOut])
+@paginate(PageNumberPagination)
+def contract_list(request, filters: Query[ContractFilter]):
+    """Contracts of the caller's teams (institution admin: the institution's teams)."""
+    if not permissions.can_list_contracts(request.user):
+        forbid()
+    with transaction.atomic():
+        audit_record(
+            actor=request.user,
+            action="list",
+            object_type="contract",
+            details={k: str(v) for k, v in filters.dict().items() if v is not None},
+        )
+    return selectors.contracts_visible_to(
+        request.user,
+        team=filters.team,
+        status=filters.status,
+        key_population=filters.key_population,
+        expiring_within_days=filters.expiring_within,
+    )
+
+
+@router.get("/contracts/{uuid:contract_id}", response=ContractDetailOut)
+def contract_detail(request, contract_id: uuid.UUID):
+    contract = contract_in_scope(request, contract_id)
+    with transaction.atomic():
+        audit_record(
+            actor=request.user, action="read", object_type="contract", object_id=contract.public_id
+        )
+    return selectors.contract_detail(contract.public_id)
+
+
+def _signed(result: services.SignResult) -> services.SignResult:
+    """The result with its contract read again with everything the answer shows."""
+    contract = selectors.contract_by_public_id(result.contract.public_id)
+    return dataclasses.replace(result, contract=contract)
+
+
+def _take(request, contract, action: str, payload: Schema):
+    spec = CONTRACT_ACTIONS[action]
+    return spec.service(actor=request.user, contract=contract, **payload.model_dump())
+
+
+@router.post("/contracts/{uuid:contract_id}/sign", response=SignOut)
+def contract_sign(request, contract_id: uuid.UUID, payload: ConsentIn):
+    """Record consent and activate. 409 if the resident has an active contract or the team is
+    full; `capacity_warning` once the team is at 95%."""
+    contract = contract_in_scope(request, contract_id)
+    return _signed(_take(request, contract, Action.SIGN, payload))
+
+
+@router.post("/contracts/{uuid:contract_id}/renew", response={201: SignOut})
+def contract_renew(request, contract_id: uuid.UUID, payload: RenewIn):
+    """续约 with the same team, only when due (renewal_due)."""
+    contract = contract_in_scope(request, contract_id)
+    return Status(201, _signed(_take(request, contract, Action.RENEW, payload)))
+
+
+@router.post("/contracts/{uuid:contract_id}/switch", response={201: SignOut})
+def contract_switch(request, contract_id: uuid.UUID, payload: SwitchIn):
+    """转签 to another team, only at term end (renewal_due); the new team's staff act, and the
+    resident must be tied to its institution (or identified at its desk: `national_id`)."""
+    team = selectors.team_by_code(payload.team)
+    contract = contract_in_scope(
+        request, contract_id, new_team=team, national_id=payload.national_id
+    )
+    return Status(201, _signed(_take(request, contract, Action.SWITCH, payload)))
+
+
+@router.post("/contracts/{uuid:contract_id}/terminate", response=ContractOut)
+def contract_terminate(request, contract_id: uuid.UUID, payload: TerminateIn):
+    """解约 with a reason: resident_request, moved_away, died, team_dissolved."""
+    contract = contract_in_scope(request, contract_id)
+    _take(request, contract, Action.TERMINATE, payload)
+    return selectors.contract_by_public_id(contract_id)
+
+
+@router.post("/contracts/import", response=ImportReportOut)
+def contract_import(request, file: File[UploadedFile]):
+    """Import existing contracts from CSV or XLSX. Good rows land, each bad row is reported
+    (row number, field, reason) with the code the API would answer; re-importing the same file
+    changes nothing."""
+    if not permissions.can_import_contracts(request.user):
+        forbid("只有机构管理员可以导入签约 (only an institution admin may import)")
+    if file.size and file.size > IMPORT_MAX_BYTES:
+        raise InvalidInput("file_too_large", "文件过大 (file larger than 64 MB)", field="file")
+    return importer.contracts_import(actor=request.user, file=file, filename=file.name or "")

@@ -21,7 +21,7 @@ Call both inside the transaction that owns the rows.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -201,6 +201,19 @@ def rows_writer(
     with _indexes_built_after(model, build_indexes_after and uses_copy()):
         yield write
         flush()
+
+
+def model_instances(
+    model: type[models.Model], rows: Iterable[Mapping[str, Any]]
+) -> list[models.Model]:
+    """Unsaved instances from {attname: value} rows, for `objects_insert`; an attribute a row
+    does not give takes its field's default. Built through Model.__init__'s positional path, at
+    half the cost of keyword arguments (it counts at 400,000 follow-ups an import)."""
+    fields = model._meta.concrete_fields
+    return [
+        model(*[row[f.attname] if f.attname in row else f.get_default() for f in fields])
+        for row in rows
+    ]
 
 
 def objects_insert(

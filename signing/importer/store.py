@@ -1,6 +1,6 @@
 """The import's database side: what a chunk needs read (a handful of queries per chunk, none per
 row) and the chunk's contracts, package links and follow-ups written through
-signing.bulk.insert_objects (COPY on PostgreSQL with the columns taken from the models)."""
+healthnet.bulk.objects_insert (COPY on PostgreSQL with the columns taken from the models)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import Count, QuerySet
 
+from healthnet.bulk import model_instances, objects_insert
 from healthnet.models import Resident, ResidentPopulationTag, User
-from signing.bulk import insert_objects, model_instances
 from signing.importer.evaluation import ChunkFacts, Known, NewContract, ParsedRow, ResidentFacts
 from signing.models import (
     ACTIVE_STATUSES,
@@ -102,9 +102,9 @@ def contracts_insert(
             for c in new
         ),
     )
-    insert_objects(Contract, contracts)
+    objects_insert(Contract, contracts)
     through = Contract.packages.through
-    insert_objects(
+    objects_insert(
         through,
         model_instances(
             through,
@@ -126,5 +126,5 @@ def contracts_insert(
             for item_id, due in plan(c.row.start, c.row.end, tuple(c.packages))
         ),
     )
-    insert_objects(FollowUp, follow_ups)
+    objects_insert(FollowUp, follow_ups)
     return len(follow_ups)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from signing.bulk import insert_objects, model_instances
+from healthnet.bulk import model_instances, objects_insert
 from signing.models import Contract, FollowUp, ServiceItem
 from tests.signing.helpers import signed_contract
 
@@ -18,7 +18,7 @@ def test_instances_take_their_fields_defaults_and_read_back_whole(adult, team):
     rows = model_instances(
         FollowUp, [{"contract_id": contract.pk, "item_id": item.pk, "due_date": due}] * 2
     )
-    insert_objects(FollowUp, rows)
+    objects_insert(FollowUp, rows)
 
     assert all(row.pk for row in rows)
     saved = list(FollowUp.objects.filter(pk__in=[row.pk for row in rows]).order_by("pk"))
@@ -41,7 +41,7 @@ def test_every_column_of_a_contract_is_written(adult, team):
     values["offer_basis"] = "desk_identification"
 
     [copy] = model_instances(Contract, [values])
-    insert_objects(Contract, [copy])
+    objects_insert(Contract, [copy])
 
     saved = Contract.objects.get(pk=copy.pk)
     for name, value in values.items():

@@ -256,9 +256,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 API_TOKEN_LIFETIME_DAYS = env_int("API_TOKEN_LIFETIME_DAYS", 30)
+
+# Login throttling (healthnet/login_throttle.py): every attempt is counted before the password
+# is checked. Per client address + username, per address across usernames (password spraying)
+# and per username across addresses (except from an address it logged in from before), each
+# with its own number of free attempts in a window; past it, one attempt is let through per
+# delay, the delay doubling from LOGIN_DELAY_BASE_SECONDS up to LOGIN_DELAY_MAX_SECONDS.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 20)
+LOGIN_USERNAME_FAILURE_LIMIT = env_int("LOGIN_USERNAME_FAILURE_LIMIT", 50)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
-DEMO_PASSWORD = env_str("DEMO_PASSWORD", "healthnet-demo")
+LOGIN_DELAY_BASE_SECONDS = env_int("LOGIN_DELAY_BASE_SECONDS", 2)
+LOGIN_DELAY_MAX_SECONDS = env_int("LOGIN_DELAY_MAX_SECONDS", 300)
+LOGIN_KNOWN_ADDRESS_DAYS = env_int("LOGIN_KNOWN_ADDRESS_DAYS", 30)
+# How many reverse proxies in front of the web processes append to X-Forwarded-For. 0 = none:
+# the connecting address is the client. Behind one nginx, 1. Never more than there are: a
+# client could then choose its own address by sending the header.
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
+
+# The well-known demo password (README): refused at login in production whatever DEMO_PASSWORD
+# says, as is DEMO_PASSWORD itself.
+DEFAULT_DEMO_PASSWORD = "healthnet-demo"  # noqa: S105 (public by design, refused in production)
+DEMO_PASSWORD = env_str("DEMO_PASSWORD", DEFAULT_DEMO_PASSWORD)
 
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", IS_PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -268,8 +287,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 if IS_PRODUCTION:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+
 
 # --- i18n and time -----------------------------------------------------------------------------
 
@@ -302,3 +321,4 @@ LOGGING = {
 NETWORK_DATA_FILE = env_str("NETWORK_DATA_FILE", str(BASE_DIR / "data" / "wuhai.yaml"))
 API_PAGE_SIZE_DEFAULT = 50
 API_PAGE_SIZE_MAX = 200
+

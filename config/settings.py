@@ -112,6 +112,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "healthnet.middleware.RequestIdMiddleware",
+    "config.api_errors.ApiErrorMiddleware",  # framework errors under /api/ in the API's format
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -321,4 +322,6 @@ LOGGING = {
 NETWORK_DATA_FILE = env_str("NETWORK_DATA_FILE", str(BASE_DIR / "data" / "wuhai.yaml"))
 API_PAGE_SIZE_DEFAULT = 50
 API_PAGE_SIZE_MAX = 200
+# A request body (file uploads aside) larger than this is refused with 413 before it is parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 

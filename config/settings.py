@@ -119,6 +119,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "healthnet.middleware.SessionLimitsMiddleware",  # idle and absolute session limits
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -141,6 +142,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.session_limits",
             ],
         },
     },
@@ -256,7 +258,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-API_TOKEN_LIFETIME_DAYS = env_int("API_TOKEN_LIFETIME_DAYS", 30)
+if "API_TOKEN_LIFETIME_DAYS" in os.environ:
+    raise ImproperlyConfigured(
+        "API_TOKEN_LIFETIME_DAYS was replaced by API_TOKEN_LIFETIME_SECONDS and "
+        "API_TOKEN_IDLE_SECONDS (see docs/security.md)"
+    )
+# Limits suited to a clinic shift on a shared PC (docs/security.md): a login lasts at most a
+# shift and ends after half an hour untouched. Tokens likewise; an integration asks for a new
+# one when it gets 401.
+API_TOKEN_LIFETIME_SECONDS = env_int("API_TOKEN_LIFETIME_SECONDS", 12 * 3600)
+API_TOKEN_IDLE_SECONDS = env_int("API_TOKEN_IDLE_SECONDS", 30 * 60)
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600)  # absolute, from the login
+SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 30 * 60)
 
 # Login throttling (healthnet/login_throttle.py): every attempt is counted before the password
 # is checked. Per client address + username, per address across usernames (password spraying)

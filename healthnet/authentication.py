@@ -21,13 +21,20 @@ from healthnet.errors import Forbidden
 from healthnet.models import ApiToken, User
 from healthnet.services import TOKEN_PREFIX, token_hash
 
-LAST_USED_RESOLUTION = dt.timedelta(minutes=5)
+# last_used_at is written at most this often; the idle limit is exact to within it.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 
 def api_token_usable(api_token: ApiToken, *, now: dt.datetime) -> bool:
-    """Not revoked, not expired, and its user still active."""
+    """Not revoked, not past its absolute end, not idle longer than API_TOKEN_IDLE_SECONDS, and
+    its user still active."""
+    idle_limit = dt.timedelta(seconds=settings.API_TOKEN_IDLE_SECONDS)
+    last_activity = api_token.last_used_at or api_token.created_at
     return (
-        api_token.revoked_at is None and api_token.expires_at > now and api_token.user.is_active
+        api_token.revoked_at is None
+        and api_token.expires_at > now
+        and now - last_activity <= idle_limit
+        and api_token.user.is_active
     )
 
 

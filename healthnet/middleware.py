@@ -2,17 +2,23 @@
 
 - RequestIdMiddleware: every request gets an id (kept from a well-formed X-Request-ID, else new)
   and its client address, for logs, audit rows and the login throttle.
+- SessionLimitsMiddleware: a portal login ends after SESSION_IDLE_SECONDS untouched or
+  SESSION_COOKIE_AGE after it began, whichever comes first (shared clinic PCs).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import time
 import uuid
 from collections.abc import Callable
 
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 
 from healthnet.request_context import client_ip_var, request_id_var
 
@@ -67,4 +73,49 @@ class RequestIdMiddleware:
             client_ip_var.reset(ip_token)
         response["X-Request-ID"] = request_id
         return response
+
+
+# Session keys of SessionLimitsMiddleware: when the login began, when it was last used.
+LOGIN_AT = "_healthnet_login_at"
+SEEN_AT = "_healthnet_seen_at"
+SEEN_RESOLUTION_SECONDS = 60  # write the session at most once a minute for activity
+
+
+class SessionLimitsMiddleware:
+    """Ends a session login that is idle too long or older than a shift; the next request is
+    anonymous (the portal sends it to the login page with a message; the API answers 401).
+    Runs after AuthenticationMiddleware and MessageMiddleware. Bearer tokens have their own
+    limits (healthnet/authentication.py)."""
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = request.session
+        if SESSION_KEY in session and LOGIN_AT in session:
+            now = time.time()
+            idle = now - session.get(SEEN_AT, session[LOGIN_AT])
+            age = now - session[LOGIN_AT]
+            if idle > settings.SESSION_IDLE_SECONDS or age > settings.SESSION_COOKIE_AGE:
+                logout(request)
+                if not request.path_info.startswith("/api/"):
+                    messages.info(request, _("您已长时间未操作或登录已超过时限，请重新登录。"))
+            elif now - session.get(SEEN_AT, 0) >= SEEN_RESOLUTION_SECONDS:
+                session_limits_stamp(session, now=now, started=session[LOGIN_AT])
+        response = self.get_response(request)
+        if SESSION_KEY in session and LOGIN_AT not in session:  # logged in before these limits
+            session_limits_stamp(session, now=time.time())
+        return response
+
+
+def session_limits_stamp(session, *, now: float, started: float | None = None) -> None:
+    """Record activity on a session login (`started` None = it begins now). Called at login
+    (healthnet.receivers) and by SessionLimitsMiddleware."""
+    started = now if started is None else started
+    session[LOGIN_AT] = started
+    session[SEEN_AT] = now
+    # The cookie and the stored session end with the login: at the idle limit, or sooner at the
+    # absolute one.
+    remaining = started + settings.SESSION_COOKIE_AGE - now
+    session.set_expiry(max(1, int(min(settings.SESSION_IDLE_SECONDS, remaining))))
 

@@ -201,12 +201,29 @@ def api_token_issue(*, username: str, password: str, name: str = "") -> tuple[st
             token_hash=token_hash(token),
             prefix=token[:10],
             name=name[:60],
-            expires_at=timezone.now() + dt.timedelta(days=settings.API_TOKEN_LIFETIME_DAYS),
+            expires_at=timezone.now() + dt.timedelta(seconds=settings.API_TOKEN_LIFETIME_SECONDS),
         )
         audit_record(
             actor=user, action="token_issue", object_type="api_token", object_id=api_token.pk
         )
     return token, api_token
+
+
+def api_tokens_revoke_all(*, user: User, reason: str) -> int:
+    """Revoke every live token of `user` (their password changed, say). Returns how many."""
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if revoked:
+            audit_record(
+                actor=None,
+                action="tokens_revoke_all",
+                object_type="user",
+                object_id=user.pk,
+                details={"reason": reason, "tokens": revoked},
+            )
+    return revoked
 
 
 def api_token_revoke(*, actor: User, api_token: ApiToken) -> None:

@@ -8,8 +8,11 @@ Domain errors (healthnet.errors) are mapped to HTTP statuses here and nowhere el
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import wraps
 
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
@@ -47,6 +50,23 @@ MALFORMED_BODY = (
 )
 
 
+def docs_access(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The API documentation and its OpenAPI document: public when API_DOCS_PUBLIC, else only
+    for a signed-in staff user (any role but resident); others are sent to the login page."""
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not settings.API_DOCS_PUBLIC:
+            user = request.user
+            if not user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if getattr(user, "role", "") == "resident":
+                raise Http404
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
 class Utf8JSONRenderer(JSONRenderer):
     """Chinese text as text, not \\uXXXX escapes: readable in logs, curl and HIS debugging."""
 
@@ -66,6 +86,7 @@ api = NinjaAPI(
     auth=API_AUTH,
     urls_namespace="api-v1",
     docs_url="/docs",
+    docs_decorator=docs_access,
 )
 
 

@@ -112,6 +112,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "healthnet.middleware.RequestIdMiddleware",
+    "healthnet.middleware.ResponseHeadersMiddleware",  # no-store, Content-Security-Policy
     "config.api_errors.ApiErrorMiddleware",  # framework errors under /api/ in the API's format
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -303,6 +304,17 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 if IS_PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
 
+# Portal pages (HTML) may load scripts, styles, fonts and images from this site only: no inline
+# script or style, no other origin (healthnet/middleware.py adds the header).
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'",
+)
+# The API documentation (/api/v1/docs and its OpenAPI document): public, or only for signed-in
+# staff (any role but resident).
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", not IS_PRODUCTION)
 
 # --- i18n and time -----------------------------------------------------------------------------
 

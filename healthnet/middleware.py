@@ -4,6 +4,9 @@
   and its client address, for logs, audit rows and the login throttle.
 - SessionLimitsMiddleware: a portal login ends after SESSION_IDLE_SECONDS untouched or
   SESSION_COOKIE_AGE after it began, whichever comes first (shared clinic PCs).
+- ResponseHeadersMiddleware: `Cache-Control: no-store` on every response that does not say
+  otherwise (API answers and portal pages carry personal data), and the Content-Security-Policy
+  on HTML pages.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 
 from healthnet.request_context import client_ip_var, request_id_var
@@ -119,3 +123,24 @@ def session_limits_stamp(session, *, now: float, started: float | None = None) -
     remaining = started + settings.SESSION_COOKIE_AGE - now
     session.set_expiry(max(1, int(min(settings.SESSION_IDLE_SECONDS, remaining))))
 
+
+class ResponseHeadersMiddleware:
+    """Headers every dynamic response gets unless its view set them. Static files are served by
+    WhiteNoise before this middleware and keep their long cache lifetimes."""
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control"):
+            patch_cache_control(response, no_store=True)
+        content_type = response.get("Content-Type", "")
+        policy = settings.CONTENT_SECURITY_POLICY
+        if (
+            policy
+            and content_type.startswith("text/html")
+            and not response.has_header("Content-Security-Policy")
+        ):
+            response["Content-Security-Policy"] = policy
+        return response

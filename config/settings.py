@@ -213,6 +213,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The periodic jobs; each app's tasks are idempotent (running one twice changes nothing more).
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "outbox-sweep": {"task": "healthnet.tasks.outbox_sweep", "schedule": 60.0},
+    "outbox-purge": {"task": "healthnet.tasks.outbox_purge", "schedule": 24 * 3600.0},
     "signing-renewal-due": {"task": "signing.tasks.contracts_mark_renewal_due", "schedule": 3600.0},
     "signing-expire": {"task": "signing.tasks.contracts_expire", "schedule": 3600.0},
     "signing-followup-reminders": {
@@ -246,8 +247,18 @@ NOTIFICATION_CHANNELS = {
     "email": "healthnet.channels.EmailChannel",
     "sms": "healthnet.channels.SmsChannel",
 }
-SMS_GATEWAY = env_str("SMS_GATEWAY", "healthnet.channels.LoggingSmsGateway")
+# The SMS provider's adapter (healthnet.channels.SmsGateway). The default only logs, with the
+# number masked; production refuses it: name the provider's adapter, or
+# healthnet.channels.DisabledSmsGateway to send no SMS at all (each one then fails, visibly).
+LOGGING_SMS_GATEWAY = "healthnet.channels.LoggingSmsGateway"
+SMS_GATEWAY = env_str("SMS_GATEWAY", LOGGING_SMS_GATEWAY)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
+# Sent and failed messages keep their recipient (a phone number, an address) and text this long,
+# then the daily outbox-purge job blanks them; the row stays as a record that something was sent.
+OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 30)
+# After the broker refuses a publish, a web process skips publishing for this long instead of
+# paying the connect timeout on every message; the minute sweep delivers meanwhile.
+OUTBOX_PUBLISH_PAUSE_SECONDS = env_int("OUTBOX_PUBLISH_PAUSE_SECONDS", 30)
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "healthnet@localhost")
 

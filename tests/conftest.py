@@ -14,7 +14,9 @@ from tests.factories import InstitutionFactory, UserFactory
 @pytest.fixture(autouse=True)
 def _eager_celery_and_clean_cache(settings):
     from config.celery import app
+    from healthnet.outbox import publish_breaker
 
+    publish_breaker.succeeded()  # a broker outage in one test does not pause the next one
     settings.CELERY_TASK_ALWAYS_EAGER = True
     # Password hashing at production strength costs ~0.3 s a user; tests need no strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -3,11 +3,14 @@
 Two runtimes share this one file (DESIGN §10):
 - the embedded default: SQLite, Celery on kombu's filesystem transport, no servers needed;
 - production (HEALTHNET_ENV=production): PostgreSQL via DATABASE_URL, Redis via CELERY_BROKER_URL
-  and CACHE_URL. Production refuses to start with DEBUG on or with any development secret.
+  and CACHE_URL. Production refuses to start with DEBUG on, any development secret, or an
+  embedded stand-in (SQLite, in-process cache, filesystem broker, logging SMS gateway): see
+  production_problems() at the end.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 
@@ -72,22 +75,20 @@ ALLOWED_HOSTS = env_list(
 )
 
 
-def production_problems() -> list[str]:
-    """What stops this configuration from running in production (empty = fine)."""
-    problems = []
-    if DEBUG:
-        problems.append("DEBUG must be off")
-    if SECRET_KEY == DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 32:
-        problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
-    if FIELD_ENCRYPTION_KEY == DEVELOPMENT_FIELD_ENCRYPTION_KEY:
-        problems.append("FIELD_ENCRYPTION_KEY must be set (32 random bytes, base64)")
-    if not ALLOWED_HOSTS:
-        problems.append("ALLOWED_HOSTS must list the host names served")
-    return problems
+def field_encryption_key_problem(value: str) -> str | None:
+    """Why FIELD_ENCRYPTION_KEY cannot encrypt (None = usable). Checked at startup in every
+    environment: a malformed key must stop the process, not fail every resident read later."""
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except ValueError:
+        return "FIELD_ENCRYPTION_KEY must be base64 (32 random bytes, base64-encoded)"
+    if len(decoded) != 32:
+        return f"FIELD_ENCRYPTION_KEY must decode to 32 bytes, not {len(decoded)}"
+    return None
 
 
-if IS_PRODUCTION and (_problems := production_problems()):
-    raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(_problems))
+if _key_problem := field_encryption_key_problem(FIELD_ENCRYPTION_KEY):
+    raise ImproperlyConfigured(_key_problem)
 
 # --- applications ------------------------------------------------------------------------------
 
@@ -310,10 +311,18 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 if IS_PRODUCTION:
+    # TLS ends at the reverse proxy, which must send X-Forwarded-Proto (docs/deploy.md).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer probes over plain HTTP
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
 # Portal pages (HTML) may load scripts, styles, fonts and images from this site only: no inline
 # script or style, no other origin (healthnet/middleware.py adds the header).
@@ -361,3 +370,40 @@ API_PAGE_SIZE_MAX = 200
 # A request body (file uploads aside) larger than this is refused with 413 before it is parsed.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 
+
+# --- what production refuses -------------------------------------------------------------------
+
+
+def production_problems() -> list[str]:
+    """What stops this configuration from running in production (empty = fine). Each is a way
+    the system would run but not safely: known secrets, per-process state where several
+    processes must share it, or a stand-in that writes personal data to the log."""
+    problems = []
+    if DEBUG:
+        problems.append("DEBUG must be off")
+    if SECRET_KEY == DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+        # Django's own bar (check --deploy, security.W009).
+        problems.append("SECRET_KEY must be set to a random value of at least 50 characters")
+    if FIELD_ENCRYPTION_KEY == DEVELOPMENT_FIELD_ENCRYPTION_KEY:
+        problems.append("FIELD_ENCRYPTION_KEY must be set (32 random bytes, base64)")
+    if not ALLOWED_HOSTS:
+        problems.append("ALLOWED_HOSTS must list the host names served")
+    if "*" in ALLOWED_HOSTS:
+        problems.append("ALLOWED_HOSTS must name the hosts served, not '*'")
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        problems.append("DATABASE_URL must point at PostgreSQL, not the embedded SQLite file")
+    if CACHES["default"]["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+        # Each worker would keep its own login counters and health-code replay set.
+        problems.append("CACHE_URL must point at Redis (shared by every web worker)")
+    if CELERY_BROKER_URL == "filesystem://":
+        problems.append("CELERY_BROKER_URL must point at Redis or RabbitMQ, not the filesystem")
+    if SMS_GATEWAY == LOGGING_SMS_GATEWAY:
+        problems.append(
+            "SMS_GATEWAY must name the SMS provider's adapter (or "
+            "healthnet.channels.DisabledSmsGateway), not the logging stand-in"
+        )
+    return problems
+
+
+if IS_PRODUCTION and (_problems := production_problems()):
+    raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(_problems))

@@ -11,6 +11,19 @@ from healthnet.models import UserRole
 from tests.factories import InstitutionFactory, UserFactory
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Creating the test database runs `migrate`, which publishes a first health-code signing
+    key as a fresh install does (healthcodes.keys.keys_publish_after_migrate). Tests start from
+    an empty key table and make the keys they need at the instants they choose."""
+    from healthcodes.models import HealthCodeKey
+    from healthnet.models import AuditEvent
+
+    with django_db_blocker.unblock():
+        HealthCodeKey.objects.all().delete()
+        AuditEvent.objects.filter(object_type="healthcode_key").delete()
+
+
 @pytest.fixture(autouse=True)
 def _eager_celery_and_clean_cache(settings):
     from config.celery import app

@@ -118,14 +118,23 @@ def login_attempt_start(*, username: str, address: str | None) -> LoginAttempt:
 
 def login_attempt_succeeded(attempt: LoginAttempt) -> None:
     """The password was right: the address+username scope starts afresh, the wider scopes
-    uncount this attempt (a clinic's staff logging in behind one address are not failures), and
-    the address becomes one this account logs in from."""
+    uncount this attempt, and the address becomes one this account logs in from.
+
+    Uncounting keeps a clinic's staff, logging in behind one address, from using up its
+    attempts. In the address scope each account uncounts once per window: otherwise someone
+    with one account of their own could spray other accounts for ever, logging in to theirs
+    between two guesses."""
+    window = int(settings.LOGIN_FAILURE_WINDOW_SECONDS)
     for scope in attempt.scopes:
         if scope.name == "address_username":
             cache.delete_many([scope.count_key, scope.gate_key])
-        else:
-            with contextlib.suppress(ValueError):  # ValueError: the window ended meanwhile
-                cache.decr(scope.count_key)
+            continue
+        if scope.name == "address":
+            credit_key = f"{scope.key}:credited:{_digest(_normal_username(attempt.username))}"
+            if not cache.add(credit_key, 1, timeout=window):
+                continue
+        with contextlib.suppress(ValueError):  # ValueError: the window ended meanwhile
+            cache.decr(scope.count_key)
     cache.set(
         _known_address_key(attempt.username, attempt.address),
         1,
@@ -142,29 +151,37 @@ def _admit(scope: Scope, now: float) -> float | None:
     except ValueError:  # expired between add and incr: this attempt opens a new window
         cache.add(scope.count_key, 1, timeout=window)
         count = 1
-    if count <= scope.limit and cache.get(scope.gate_key) is None:
+    if count <= scope.limit:
         return None
     return _pass_gate(scope, now, window)
 
 
 def _pass_gate(scope: Scope, now: float, window: int) -> float | None:
     """Past the free attempts: one attempt per delay goes through. The gate holds (next allowed
-    time, step); one attempt at a time reads and moves it, under a short lock (cache `add`)."""
+    time, step); one attempt at a time reads and moves it, under a short lock (cache `add`).
+    The count lives as long as the gate, so the free attempts do not come back while a delay
+    still runs."""
     lock_key = f"{scope.gate_key}:lock"
     if not cache.add(lock_key, 1, timeout=LOCK_SECONDS):
         return float(settings.LOGIN_DELAY_BASE_SECONDS)  # another attempt is deciding right now
     try:
         gate = cache.get(scope.gate_key)
         if gate is None:  # the first attempt over the limit starts the clock and waits
-            wait = delay_seconds(1)
-            cache.set(scope.gate_key, (now + wait, 1), timeout=math.ceil(wait) + window)
-            return wait
+            _gate_set(scope, now=now, step=1, window=window)
+            return delay_seconds(1)
         next_allowed, step = gate
         if now < next_allowed:
             return next_allowed - now
-        step += 1
-        wait = delay_seconds(step)
-        cache.set(scope.gate_key, (now + wait, step), timeout=math.ceil(wait) + window)
+        _gate_set(scope, now=now, step=step + 1, window=window)
         return None
     finally:
         cache.delete(lock_key)
+
+
+def _gate_set(scope: Scope, *, now: float, step: int, window: int) -> None:
+    """Next attempt allowed after the step's delay; the gate and the count are forgotten a quiet
+    window after that."""
+    wait = delay_seconds(step)
+    lifetime = math.ceil(wait) + window
+    cache.set(scope.gate_key, (now + wait, step), timeout=lifetime)
+    cache.touch(scope.count_key, timeout=lifetime)

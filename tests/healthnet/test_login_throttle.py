@@ -168,6 +168,24 @@ def test_password_spraying_from_one_address_is_throttled(limits):
     assert checked_failures() == 4
 
 
+def test_logging_in_to_ones_own_account_between_guesses_does_not_reset_the_address(limits):
+    """A success uncounts its attempt in the address scope once per account and window, so an
+    account of one's own cannot be used to keep spraying others from the same address."""
+    limits.LOGIN_ADDRESS_FAILURE_LIMIT = 4
+    UserFactory(username="sprayer")
+    for n in range(6):
+        UserFactory(username=f"staff{n}")
+    with time_machine.travel(T0, tick=False):
+        statuses = []
+        for n in range(6):
+            statuses.append(issue(username=f"staff{n}", password="Spring2026!").status_code)
+            statuses.append(issue(username="sprayer").status_code)
+    # counts: 1, 2 → 1 (the first success uncounted), 2, 3 (not again), 4, 5 > 4: wait.
+    assert statuses[:5] == [401, 201, 401, 201, 401]
+    assert set(statuses[5:]) == {429}
+    assert checked_failures() == 3
+
+
 def test_staff_logging_in_behind_one_address_are_not_failures(limits):
     limits.LOGIN_ADDRESS_FAILURE_LIMIT = 4
     for n in range(8):

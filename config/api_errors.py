@@ -3,8 +3,8 @@
 Django and ninja answer some requests themselves, in HTML or plain text: a path no route matches
 (an unknown endpoint, or an id that is not a UUID), a method the route does not take, a Host
 not allowed, and, with DEBUG off, any 400/403/404/500 page. Under /api/ every such answer is
-rewritten here into the one format (config/api.py), keeping its status and its headers (Allow,
-Retry-After, WWW-Authenticate):
+rewritten here into the one format (config/api.py), keeping its status, its headers (Allow,
+Retry-After, WWW-Authenticate) and its cookies:
 
     {"code": "machine_readable", "message": "中文 (English)", "details": {"request_id": ...}}
 
@@ -78,4 +78,5 @@ class ApiErrorMiddleware:
         for header in ("Allow", "Retry-After", "WWW-Authenticate", "Cache-Control", "Vary"):
             if response.has_header(header):
                 rewritten[header] = response[header]
+        rewritten.cookies = response.cookies  # e.g. the session cookie cleared by an idle logout
         return rewritten

@@ -137,9 +137,11 @@ class ResponseHeadersMiddleware:
             patch_cache_control(response, no_store=True)
         content_type = response.get("Content-Type", "")
         policy = settings.CONTENT_SECURITY_POLICY
+        debug_page = settings.DEBUG and response.status_code >= 400  # Django's inline-styled ones
         if (
             policy
             and content_type.startswith("text/html")
+            and not debug_page
             and not response.has_header("Content-Security-Policy")
         ):
             response["Content-Security-Policy"] = policy

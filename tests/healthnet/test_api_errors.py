@@ -214,3 +214,15 @@ def test_a_page_past_the_end_keeps_the_count_and_the_number_of_pages(institution
 
     assert body["count"] == 1
     assert body["pages"] == 1
+
+
+def test_a_rewritten_error_keeps_the_cookies_of_the_original(clerk, settings):
+    """An idle session is logged out on the way in; the 404 that follows still clears it."""
+    client = Client()
+    client.force_login(clerk)
+    settings.SESSION_IDLE_SECONDS = -1  # every session is idle now
+
+    response = client.get("/api/v1/nothing-here")
+
+    assert_error_format(response, 404, "not_found")
+    assert response.cookies[settings.SESSION_COOKIE_NAME].value == ""

@@ -170,3 +170,14 @@ def test_api_docs_are_staff_only_by_default_in_production():
         check=False,
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_djangos_own_debug_pages_are_left_without_the_policy(db, settings):
+    """With DEBUG on, Django's technical 404/500 pages style themselves inline; the policy would
+    leave them unreadable to the developer."""
+    settings.DEBUG = True
+
+    response = Client().get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert "Content-Security-Policy" not in response

@@ -8,13 +8,19 @@ Domain errors (healthnet.errors) are mapped to HTTP statuses here and nowhere el
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import wraps
 
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
 
-from healthnet.authentication import API_AUTH
+from config.api_errors import code_and_message
+from healthnet.authentication import API_AUTH, bearer_token_refused
 from healthnet.errors import (
     Conflict,
     DomainError,
@@ -36,14 +42,29 @@ STATUS_OF_ERROR: list[tuple[type[DomainError], int]] = [
     (RateLimited, 429),
 ]
 
-# ninja's own HTTP errors (body parsing, auth, throttling) in our format.
-CODE_OF_HTTP_STATUS = {
-    400: ("malformed_request", "请求体无法解析，应为有效的 JSON (request body is not valid JSON)"),
-    401: ("not_authenticated", "需要登录或有效的令牌 (authentication required)"),
-    403: ("forbidden", "无权执行此操作 (not allowed)"),
-    405: ("method_not_allowed", "不支持此方法 (method not allowed)"),
-    429: ("rate_limited", "请求过于频繁 (too many requests)"),
-}
+# ninja's own HTTP errors (body parsing, auth, throttling) in our format; a 400 from ninja is a
+# body it could not parse. Other statuses: config/api_errors.py.
+MALFORMED_BODY = (
+    "malformed_request",
+    "请求体无法解析，应为有效的 JSON (request body is not valid JSON)",
+)
+
+
+def docs_access(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The API documentation and its OpenAPI document: public when API_DOCS_PUBLIC, else only
+    for a signed-in staff user (any role but resident); others are sent to the login page."""
+
+    @wraps(view)
+    def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not settings.API_DOCS_PUBLIC:
+            user = request.user
+            if not user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if getattr(user, "role", "") == "resident":
+                raise Http404
+        return view(request, *args, **kwargs)
+
+    return guarded
 
 
 class Utf8JSONRenderer(JSONRenderer):
@@ -65,6 +86,7 @@ api = NinjaAPI(
     auth=API_AUTH,
     urls_namespace="api-v1",
     docs_url="/docs",
+    docs_decorator=docs_access,
 )
 
 
@@ -115,21 +137,38 @@ def _field_of(loc) -> str | None:
 
 @api.exception_handler(AuthenticationError)
 def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    code, message = CODE_OF_HTTP_STATUS[401]
+    """No credentials, or a token that is unknown, expired, idle too long or revoked: 401 with
+    the scheme to use (RFC 6750), also on writes."""
+    code, message = code_and_message(401)
     response = error_response(request, 401, code, message)
-    response["WWW-Authenticate"] = "Bearer"
+    challenge = 'Bearer realm="healthnet"'
+    if bearer_token_refused(request):
+        challenge += ', error="invalid_token"'
+    response["WWW-Authenticate"] = challenge
     return response
 
 
 @api.exception_handler(HttpError)
 def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    code, message = CODE_OF_HTTP_STATUS.get(exc.status_code, ("http_error", str(exc)))
+    if isinstance(exc.__cause__, RequestDataTooBig):  # ninja wraps any body-reading error in a 400
+        return on_body_too_large(request, exc.__cause__)
+    code, message = MALFORMED_BODY if exc.status_code == 400 else code_and_message(exc.status_code)
     return error_response(request, exc.status_code, code, message)
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_body_too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    """A body over DATA_UPLOAD_MAX_MEMORY_SIZE: refused before it is parsed."""
+    code, message = code_and_message(413)
+    return error_response(
+        request, 413, code, message, {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
+    )
 
 
 @api.exception_handler(Http404)
 def on_not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
-    return error_response(request, 404, "not_found", "资源不存在 (not found)")
+    code, message = code_and_message(404)
+    return error_response(request, 404, code, message)
 
 
 def mount_routers() -> None:

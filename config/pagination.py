@@ -27,8 +27,11 @@ class PageNumberPagination(PaginationBase):
     def paginate_queryset(self, queryset, pagination: Input, **params: Any) -> dict[str, Any]:
         count = self._items_count(queryset)
         offset = (pagination.page - 1) * pagination.page_size
+        # A page past the end is empty; it is not asked of the database, which refuses an offset
+        # past its integer range (SQLite: OverflowError, PostgreSQL: bigint out of range).
+        items = list(queryset[offset : offset + pagination.page_size]) if offset < count else []
         return {
-            "items": list(queryset[offset : offset + pagination.page_size]),
+            "items": items,
             "count": count,
             "page": pagination.page,
             "page_size": pagination.page_size,

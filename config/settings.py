@@ -3,11 +3,14 @@
 Two runtimes share this one file (DESIGN §10):
 - the embedded default: SQLite, Celery on kombu's filesystem transport, no servers needed;
 - production (HEALTHNET_ENV=production): PostgreSQL via DATABASE_URL, Redis via CELERY_BROKER_URL
-  and CACHE_URL. Production refuses to start with DEBUG on or with any development secret.
+  and CACHE_URL. Production refuses to start with DEBUG on, any development secret, or an
+  embedded stand-in (SQLite, in-process cache, filesystem broker, logging SMS gateway): see
+  production_problems() at the end.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 
@@ -72,22 +75,20 @@ ALLOWED_HOSTS = env_list(
 )
 
 
-def production_problems() -> list[str]:
-    """What stops this configuration from running in production (empty = fine)."""
-    problems = []
-    if DEBUG:
-        problems.append("DEBUG must be off")
-    if SECRET_KEY == DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 32:
-        problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
-    if FIELD_ENCRYPTION_KEY == DEVELOPMENT_FIELD_ENCRYPTION_KEY:
-        problems.append("FIELD_ENCRYPTION_KEY must be set (32 random bytes, base64)")
-    if not ALLOWED_HOSTS:
-        problems.append("ALLOWED_HOSTS must list the host names served")
-    return problems
+def field_encryption_key_problem(value: str) -> str | None:
+    """Why FIELD_ENCRYPTION_KEY cannot encrypt (None = usable). Checked at startup in every
+    environment: a malformed key must stop the process, not fail every resident read later."""
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except ValueError:
+        return "FIELD_ENCRYPTION_KEY must be base64 (32 random bytes, base64-encoded)"
+    if len(decoded) != 32:
+        return f"FIELD_ENCRYPTION_KEY must decode to 32 bytes, not {len(decoded)}"
+    return None
 
 
-if IS_PRODUCTION and (_problems := production_problems()):
-    raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(_problems))
+if _key_problem := field_encryption_key_problem(FIELD_ENCRYPTION_KEY):
+    raise ImproperlyConfigured(_key_problem)
 
 # --- applications ------------------------------------------------------------------------------
 
@@ -113,12 +114,15 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "healthnet.middleware.RequestIdMiddleware",
+    "healthnet.middleware.ResponseHeadersMiddleware",  # no-store, Content-Security-Policy
+    "config.api_errors.ApiErrorMiddleware",  # framework errors under /api/ in the API's format
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "healthnet.middleware.SessionLimitsMiddleware",  # idle and absolute session limits
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -141,6 +145,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.session_limits",
             ],
         },
     },
@@ -210,6 +215,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The periodic jobs; each app's tasks are idempotent (running one twice changes nothing more).
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "outbox-sweep": {"task": "healthnet.tasks.outbox_sweep", "schedule": 60.0},
+    "outbox-purge": {"task": "healthnet.tasks.outbox_purge", "schedule": 24 * 3600.0},
     "signing-renewal-due": {"task": "signing.tasks.contracts_mark_renewal_due", "schedule": 3600.0},
     "signing-expire": {"task": "signing.tasks.contracts_expire", "schedule": 3600.0},
     "signing-followup-reminders": {
@@ -243,8 +249,18 @@ NOTIFICATION_CHANNELS = {
     "email": "healthnet.channels.EmailChannel",
     "sms": "healthnet.channels.SmsChannel",
 }
-SMS_GATEWAY = env_str("SMS_GATEWAY", "healthnet.channels.LoggingSmsGateway")
+# The SMS provider's adapter (healthnet.channels.SmsGateway). The default only logs, with the
+# number masked; production refuses it: name the provider's adapter, or
+# healthnet.channels.DisabledSmsGateway to send no SMS at all (each one then fails, visibly).
+LOGGING_SMS_GATEWAY = "healthnet.channels.LoggingSmsGateway"
+SMS_GATEWAY = env_str("SMS_GATEWAY", LOGGING_SMS_GATEWAY)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
+# Sent and failed messages keep their recipient (a phone number, an address) and text this long,
+# then the daily outbox-purge job blanks them; the row stays as a record that something was sent.
+OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 30)
+# After the broker refuses a publish, a web process skips publishing for this long instead of
+# paying the connect timeout on every message; the minute sweep delivers meanwhile.
+OUTBOX_PUBLISH_PAUSE_SECONDS = env_int("OUTBOX_PUBLISH_PAUSE_SECONDS", 30)
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "healthnet@localhost")
 
@@ -256,21 +272,70 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-API_TOKEN_LIFETIME_DAYS = env_int("API_TOKEN_LIFETIME_DAYS", 30)
+if "API_TOKEN_LIFETIME_DAYS" in os.environ:
+    raise ImproperlyConfigured(
+        "API_TOKEN_LIFETIME_DAYS was replaced by API_TOKEN_LIFETIME_SECONDS and "
+        "API_TOKEN_IDLE_SECONDS (see docs/security.md)"
+    )
+# Limits suited to a clinic shift on a shared PC (docs/security.md): a login lasts at most a
+# shift and ends after half an hour untouched. Tokens likewise; an integration asks for a new
+# one when it gets 401.
+API_TOKEN_LIFETIME_SECONDS = env_int("API_TOKEN_LIFETIME_SECONDS", 12 * 3600)
+API_TOKEN_IDLE_SECONDS = env_int("API_TOKEN_IDLE_SECONDS", 30 * 60)
+SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 12 * 3600)  # absolute, from the login
+SESSION_IDLE_SECONDS = env_int("SESSION_IDLE_SECONDS", 30 * 60)
+
+# Login throttling (healthnet/login_throttle.py): every attempt is counted before the password
+# is checked. Per client address + username, per address across usernames (password spraying)
+# and per username across addresses (except from an address it logged in from before), each
+# with its own number of free attempts in a window; past it, one attempt is let through per
+# delay, the delay doubling from LOGIN_DELAY_BASE_SECONDS up to LOGIN_DELAY_MAX_SECONDS.
 LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 20)
+LOGIN_USERNAME_FAILURE_LIMIT = env_int("LOGIN_USERNAME_FAILURE_LIMIT", 50)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
-DEMO_PASSWORD = env_str("DEMO_PASSWORD", "healthnet-demo")
+LOGIN_DELAY_BASE_SECONDS = env_int("LOGIN_DELAY_BASE_SECONDS", 2)
+LOGIN_DELAY_MAX_SECONDS = env_int("LOGIN_DELAY_MAX_SECONDS", 300)
+LOGIN_KNOWN_ADDRESS_DAYS = env_int("LOGIN_KNOWN_ADDRESS_DAYS", 30)
+# How many reverse proxies in front of the web processes append to X-Forwarded-For. 0 = none:
+# the connecting address is the client. Behind one nginx, 1. Never more than there are: a
+# client could then choose its own address by sending the header.
+TRUSTED_PROXY_HOPS = env_int("TRUSTED_PROXY_HOPS", 0)
+
+# The well-known demo password (README): refused at login in production whatever DEMO_PASSWORD
+# says, as is DEMO_PASSWORD itself.
+DEFAULT_DEMO_PASSWORD = "healthnet-demo"  # noqa: S105 (public by design, refused in production)
+DEMO_PASSWORD = env_str("DEMO_PASSWORD", DEFAULT_DEMO_PASSWORD)
 
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", IS_PRODUCTION)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 if IS_PRODUCTION:
+    # TLS ends at the reverse proxy, which must send X-Forwarded-Proto (docs/deploy.md).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # the load balancer probes over plain HTTP
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+
+# Portal pages (HTML) may load scripts, styles, fonts and images from this site only: no inline
+# script or style, no other origin (healthnet/middleware.py adds the header).
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'",
+)
+# The API documentation (/api/v1/docs and its OpenAPI document): public, or only for signed-in
+# staff (any role but resident).
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", not IS_PRODUCTION)
 
 # --- i18n and time -----------------------------------------------------------------------------
 
@@ -317,3 +382,43 @@ LOGGING = {
 NETWORK_DATA_FILE = env_str("NETWORK_DATA_FILE", str(BASE_DIR / "data" / "wuhai.yaml"))
 API_PAGE_SIZE_DEFAULT = 50
 API_PAGE_SIZE_MAX = 200
+# A request body (file uploads aside) larger than this is refused with 413 before it is parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
+
+
+# --- what production refuses -------------------------------------------------------------------
+
+
+def production_problems() -> list[str]:
+    """What stops this configuration from running in production (empty = fine). Each is a way
+    the system would run but not safely: known secrets, per-process state where several
+    processes must share it, or a stand-in that writes personal data to the log."""
+    problems = []
+    if DEBUG:
+        problems.append("DEBUG must be off")
+    if SECRET_KEY == DEVELOPMENT_SECRET_KEY or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+        # Django's own bar (check --deploy, security.W009).
+        problems.append("SECRET_KEY must be set to a random value of at least 50 characters")
+    if FIELD_ENCRYPTION_KEY == DEVELOPMENT_FIELD_ENCRYPTION_KEY:
+        problems.append("FIELD_ENCRYPTION_KEY must be set (32 random bytes, base64)")
+    if not ALLOWED_HOSTS:
+        problems.append("ALLOWED_HOSTS must list the host names served")
+    if "*" in ALLOWED_HOSTS:
+        problems.append("ALLOWED_HOSTS must name the hosts served, not '*'")
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+        problems.append("DATABASE_URL must point at PostgreSQL, not the embedded SQLite file")
+    if CACHES["default"]["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
+        # Each worker would keep its own login counters and health-code replay set.
+        problems.append("CACHE_URL must point at Redis (shared by every web worker)")
+    if CELERY_BROKER_URL == "filesystem://":
+        problems.append("CELERY_BROKER_URL must point at Redis or RabbitMQ, not the filesystem")
+    if SMS_GATEWAY == LOGGING_SMS_GATEWAY:
+        problems.append(
+            "SMS_GATEWAY must name the SMS provider's adapter (or "
+            "healthnet.channels.DisabledSmsGateway), not the logging stand-in"
+        )
+    return problems
+
+
+if IS_PRODUCTION and (_problems := production_problems()):
+    raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(_problems))

@@ -16,7 +16,10 @@ Lifecycle of a key (one issuer):
   so two rotations racing cannot both create one.
 
 `healthcode_keys_rotate` is idempotent: run twice at the same instant, the second run changes
-nothing. The beat job (healthcodes.tasks) and `manage.py rotate_healthcode_keys` both call it.
+nothing. The beat job (healthcodes.tasks) and `manage.py rotate_healthcode_keys` both call it, and
+so does every `manage.py migrate` (keys_publish_after_migrate): a fresh install publishes its
+first key when its database is created, before any code is signed, instead of at the first code
+request (offline verifiers would meanwhile have fetched an empty key set).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.utils import timezone
 
 from healthcodes import codec, permissions
@@ -194,6 +197,19 @@ def _rotate_once(*, now: dt.datetime, actor: User | None) -> RotationReport:
             invalidate_key_caches()
             transaction.on_commit(invalidate_key_caches)
     return report
+
+
+def keys_publish_after_migrate(
+    sender: Any, *, using: str = DEFAULT_DB_ALIAS, plan: list | None = None, **kwargs: Any
+) -> None:
+    """post_migrate receiver (connected for the healthcodes app in its AppConfig): make sure a
+    key is active and published. `manage.py flush` sends the same signal without a plan; it
+    empties the database and is not an install, so it creates nothing."""
+    if plan is None or using != DEFAULT_DB_ALIAS:
+        return
+    if HealthCodeKey._meta.db_table not in connections[using].introspection.table_names():
+        return  # migrated only part way (the healthcodes tables do not exist yet)
+    healthcode_keys_rotate()
 
 
 def _retire(key: HealthCodeKey, *, now: dt.datetime, actor: User | None) -> None:

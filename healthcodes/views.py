@@ -3,6 +3,9 @@
 Plain Django (no API auth, no session): offline verifiers and clinic scanners fetch it anonymously
 and proxies may cache it. Public key halves only, each with its validity and status. A key is
 published a week before it signs (HEALTHCODE_KEY_PUBLISH_AHEAD_DAYS), far longer than max-age.
+
+An empty set is never cacheable: a verifier or proxy that kept it would refuse every code until
+max-age passed, although `migrate` (or the next rotation) publishes a key at once.
 """
 
 from __future__ import annotations
@@ -17,8 +20,12 @@ from healthcodes.conf import setting
 
 @require_GET
 def healthcode_keys(request: HttpRequest) -> JsonResponse:
-    response = JsonResponse(keys.key_set_document())
-    patch_cache_control(
-        response, public=True, max_age=int(setting("HEALTHCODE_KEYSET_MAX_AGE_SECONDS"))
-    )
+    document = keys.key_set_document()
+    response = JsonResponse(document)
+    if document.get("keys"):
+        patch_cache_control(
+            response, public=True, max_age=int(setting("HEALTHCODE_KEYSET_MAX_AGE_SECONDS"))
+        )
+    else:
+        patch_cache_control(response, no_store=True)
     return response

@@ -6,12 +6,20 @@
 - `outbox_deliver` locks the row, sends it through its channel and marks it sent in one
   transaction. A second relay of the same message finds it sent (or locked) and does nothing, so
   a message goes out once even if the relay runs twice.
+- After a publish fails, this process stops publishing for OUTBOX_PUBLISH_PAUSE_SECONDS (a
+  circuit breaker): with the broker down, each publish would otherwise add the connect timeout
+  to the web request that caused it. The sweep delivers what waits meanwhile; the first publish
+  after the pause tries the broker again.
+- `outbox_purge` blanks the recipient and text of messages done with (sent or failed) once
+  they are OUTBOX_RETENTION_DAYS old: phone numbers do not stay in the table for ever.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
+import time
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -51,15 +59,51 @@ def outbox_enqueue(
     return message
 
 
+class PublishBreaker:
+    """Per process: after a failed publish, publishing pauses; the first one after the pause
+    probes the broker (success closes the breaker, failure opens it again)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._paused_until = 0.0
+
+    def allows(self) -> bool:
+        with self._lock:
+            return time.monotonic() >= self._paused_until
+
+    def failed(self) -> None:
+        with self._lock:
+            self._paused_until = time.monotonic() + settings.OUTBOX_PUBLISH_PAUSE_SECONDS
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self._paused_until = 0.0
+
+
+publish_breaker = PublishBreaker()
+
+
 def _publish(message_id: int) -> None:
     from healthnet.tasks import outbox_deliver_task
 
+    if not publish_breaker.allows():
+        logger.info(
+            "outbox: publishing paused after a broker failure; the sweep sends %s", message_id
+        )
+        return
     try:
         outbox_deliver_task.delay(message_id)
     except Exception:  # the broker is down or unreachable: the sweep will deliver it later
+        publish_breaker.failed()
         logger.warning(
-            "outbox: could not publish message %s; the sweep will retry", message_id, exc_info=True
+            "outbox: could not publish message %s; publishing paused for %s s, the sweep will "
+            "deliver it",
+            message_id,
+            settings.OUTBOX_PUBLISH_PAUSE_SECONDS,
+            exc_info=True,
         )
+    else:
+        publish_breaker.succeeded()
 
 
 def outbox_deliver(message_id: int) -> bool:
@@ -109,3 +153,18 @@ def outbox_pending_ids(*, now: dt.datetime | None = None, limit: int = 500) -> l
 def outbox_sweep(*, now: dt.datetime | None = None) -> int:
     """Deliver what was left behind (broker outage, crashed worker). Returns how many were sent."""
     return sum(outbox_deliver(message_id) for message_id in outbox_pending_ids(now=now))
+
+
+def outbox_purge(*, now: dt.datetime | None = None) -> int:
+    """Blank the recipient, subject and text of sent and failed messages older than
+    OUTBOX_RETENTION_DAYS; the row stays (what was sent when, through which channel). Pending
+    messages are never touched. Idempotent. Returns how many were blanked."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.OUTBOX_RETENTION_DAYS)
+    return (
+        OutboxMessage.objects.filter(
+            status__in=[OutboxStatus.SENT, OutboxStatus.FAILED], created_at__lt=cutoff
+        )
+        .exclude(recipient="", subject="", body="")
+        .update(recipient="", subject="", body="")
+    )

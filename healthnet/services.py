@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import secrets
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from healthnet import permissions
+from healthnet import login_throttle, permissions
 from healthnet.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, RateLimited
 from healthnet.models import (
     AGE_DERIVED_POPULATIONS,
@@ -156,37 +156,38 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _login_failure_key(username: str, ip: str | None) -> str:
-    digest = hashlib.sha256(f"{username.lower()}|{ip or ''}".encode()).hexdigest()
-    return f"login-failures:{digest}"
-
-
 def user_authenticate(*, username: str, password: str, request=None) -> User:
-    """Check a password, throttled per username and client address; the one login check of the
-    API and the portal. Raises RateLimited or NotAuthenticated; audits failures."""
-    failure_key = _login_failure_key(username, current_client_ip())
-    failures = cache.get(failure_key, 0)
-    if failures >= settings.LOGIN_FAILURE_LIMIT:
+    """Check a password; the one login check of the API and the portal. The attempt is counted
+    before the check (healthnet/login_throttle.py) and refused at once when a throttle says
+    wait. In production the well-known demo password is refused even where it is right.
+    Raises RateLimited or NotAuthenticated; audits failures."""
+    try:
+        attempt = login_throttle.login_attempt_start(username=username, address=current_client_ip())
+    except login_throttle.LoginRefused as refused:
         raise RateLimited(
             "login_throttled",
-            "登录失败次数过多，请稍后再试 (too many failed logins; try again later)",
-            retry_after_seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS,
-        )
-    user = authenticate(request, username=username, password=password)
+            f"登录尝试过多，请 {refused.retry_after} 秒后再试"
+            f" (too many failed logins; try again in {refused.retry_after} s)",
+            retry_after_seconds=refused.retry_after,
+        ) from None
+    demo_refused = settings.IS_PRODUCTION and _is_demo_password(password)
+    user = None if demo_refused else authenticate(request, username=username, password=password)
     if user is None:
-        cache.set(failure_key, failures + 1, settings.LOGIN_FAILURE_WINDOW_SECONDS)
+        details = {"username": username[:150]}
+        if demo_refused:
+            details["reason"] = "demo_password_in_production"
         with transaction.atomic():
-            audit_record(
-                actor=None,
-                action="login_failed",
-                object_type="user",
-                details={"username": username},
-            )
+            audit_record(actor=None, action="login_failed", object_type="user", details=details)
         raise NotAuthenticated(
             "invalid_credentials", "用户名或密码错误 (wrong username or password)"
         )
-    cache.delete(failure_key)
+    login_throttle.login_attempt_succeeded(attempt)
     return user
+
+
+def _is_demo_password(password: str) -> bool:
+    known = {settings.DEFAULT_DEMO_PASSWORD, settings.DEMO_PASSWORD}
+    return any(hmac.compare_digest(password.encode(), k.encode()) for k in known)
 
 
 def api_token_issue(*, username: str, password: str, name: str = "") -> tuple[str, ApiToken]:
@@ -200,12 +201,29 @@ def api_token_issue(*, username: str, password: str, name: str = "") -> tuple[st
             token_hash=token_hash(token),
             prefix=token[:10],
             name=name[:60],
-            expires_at=timezone.now() + dt.timedelta(days=settings.API_TOKEN_LIFETIME_DAYS),
+            expires_at=timezone.now() + dt.timedelta(seconds=settings.API_TOKEN_LIFETIME_SECONDS),
         )
         audit_record(
             actor=user, action="token_issue", object_type="api_token", object_id=api_token.pk
         )
     return token, api_token
+
+
+def api_tokens_revoke_all(*, user: User, reason: str) -> int:
+    """Revoke every live token of `user` (their password changed, say). Returns how many."""
+    with transaction.atomic():
+        revoked = ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+            revoked_at=timezone.now()
+        )
+        if revoked:
+            audit_record(
+                actor=None,
+                action="tokens_revoke_all",
+                object_type="user",
+                object_id=user.pk,
+                details={"reason": reason, "tokens": revoked},
+            )
+    return revoked
 
 
 def api_token_revoke(*, actor: User, api_token: ApiToken) -> None:

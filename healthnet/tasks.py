@@ -13,3 +13,8 @@ def outbox_deliver_task(message_id: int) -> bool:
 @shared_task(soft_time_limit=240, time_limit=300)
 def outbox_sweep() -> int:
     return outbox.outbox_sweep()
+
+
+@shared_task(soft_time_limit=240, time_limit=300)
+def outbox_purge() -> int:
+    return outbox.outbox_purge()

@@ -14,7 +14,7 @@ class ThrottledAuthenticationForm(AuthenticationForm):
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": _("用户名或密码错误。"),
-        "throttled": _("登录失败次数过多，请稍后再试。"),
+        "throttled": _("登录失败次数过多，请 %(seconds)s 秒后再试。"),
     }
 
     def clean(self):
@@ -25,9 +25,11 @@ class ThrottledAuthenticationForm(AuthenticationForm):
                 self.user_cache = user_authenticate(
                     username=username, password=password, request=self.request
                 )
-            except RateLimited:
+            except RateLimited as refused:
                 raise forms.ValidationError(
-                    self.error_messages["throttled"], code="throttled"
+                    self.error_messages["throttled"],
+                    code="throttled",
+                    params={"seconds": refused.details.get("retry_after_seconds", 1)},
                 ) from None
             except NotAuthenticated:
                 raise self.get_invalid_login_error() from None

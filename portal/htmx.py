@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-POLL_HEADER = "X-HealthNet-Poll"
+from healthnet.middleware import BACKGROUND_POLL_HEADER, is_background_request
+
+# The header's name, for templates and tests (one definition, in healthnet.middleware, which
+# stops a background request from counting as a person's activity).
+POLL_HEADER = BACKGROUND_POLL_HEADER
 
 
 def is_background_poll(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true" and request.headers.get(POLL_HEADER) == "1"
+    return request.headers.get("HX-Request") == "true" and is_background_request(request)

@@ -30,6 +30,7 @@ urlpatterns = [
     path("", landing.home, name="home"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/keepalive/", views.session_keepalive, name="session-keepalive"),
     path("workbench/", landing.workbench, name="workbench"),
     path("workbench/counters/", landing.workbench_counters_partial, name="workbench-counters"),
     *(path(route, placeholder(name), name=name) for route, name in RESERVED),

@@ -11,10 +11,25 @@ from healthnet.models import UserRole
 from tests.factories import InstitutionFactory, UserFactory
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Creating the test database runs `migrate`, which publishes a first health-code signing
+    key as a fresh install does (healthcodes.keys.keys_publish_after_migrate). Tests start from
+    an empty key table and make the keys they need at the instants they choose."""
+    from healthcodes.models import HealthCodeKey
+    from healthnet.models import AuditEvent
+
+    with django_db_blocker.unblock():
+        HealthCodeKey.objects.all().delete()
+        AuditEvent.objects.filter(object_type="healthcode_key").delete()
+
+
 @pytest.fixture(autouse=True)
 def _eager_celery_and_clean_cache(settings):
     from config.celery import app
+    from healthnet.outbox import publish_breaker
 
+    publish_breaker.succeeded()  # a broker outage in one test does not pause the next one
     settings.CELERY_TASK_ALWAYS_EAGER = True
     # Password hashing at production strength costs ~0.3 s a user; tests need no strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

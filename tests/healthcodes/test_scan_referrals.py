@@ -48,8 +48,9 @@ def appointment_day_noon(referral) -> dt.datetime:
 
 def test_scan_at_the_receiving_desk_marks_the_scheduled_referral_arrived(net, phone):
     referral = referral_in(net, ReferralStatus.SCHEDULED)
-    desk = api_client_for(net.user(net.tertiary, UserRole.CLERK))
     with time_machine.travel(appointment_day_noon(referral), tick=False):
+        # The desk logs in on the appointment day: a token lives one shift (docs/security.md).
+        desk = api_client_for(net.user(net.tertiary, UserRole.CLERK))
         response = desk.post(SCAN, {"code": phone(), "purpose": "registration"})
     assert response.status_code == 200, response.json()
     body = response.json()

@@ -10,7 +10,6 @@ import uuid
 from dataclasses import dataclass
 
 from django.contrib.auth import update_session_auth_hash
-from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 
@@ -18,6 +17,7 @@ from config.pagination import PageNumberPagination
 from healthcodes import permissions, selectors, services
 from healthcodes.models import ScanPurpose, ScanResult
 from healthcodes.rendering import render_png
+from healthcodes.views import printed_card_response
 from healthnet.errors import Forbidden
 from healthnet.names import name_masked
 from healthnet.selectors import resident_by_public_id, wards_of_guardian
@@ -312,11 +312,3 @@ def healthcard_printed(request, resident_id: uuid.UUID, filters: Query[PrintedCa
         actor=request.user, resident=resident, file_format=filters.format
     )
     return printed_card_response(printed)
-
-
-def printed_card_response(printed: services.PrintedCard) -> HttpResponse:
-    """The card as a download that no cache keeps (it is a valid code for a year)."""
-    response = HttpResponse(printed.content, content_type=printed.content_type)
-    response["Content-Disposition"] = f'attachment; filename="{printed.filename}"'
-    response["Cache-Control"] = "no-store"
-    return response

@@ -19,7 +19,7 @@ from typing import Final
 
 from PIL import Image, ImageDraw, ImageFont
 
-from healthcodes.rendering import PRINT_DPI, QUIET_ZONE, render_png, qr_version
+from healthcodes.rendering import PRINT_DPI, QUIET_ZONE, qr_version, render_png
 
 CARD_MM: Final = (85.6, 54.0)  # ISO/IEC 7810 ID-1, the size of a bank or ID card (CR80)
 CARD_PX: Final = tuple(round(mm / 25.4 * PRINT_DPI) for mm in CARD_MM)  # (1011, 638)

@@ -1,4 +1,7 @@
-"""The published key set: GET /.well-known/healthcode-keys.json (DESIGN §6).
+"""Plain Django views of the health-code app: the published key set, and the printed card as a
+download (shared by the API and the portal's desk page).
+
+The published key set: GET /.well-known/healthcode-keys.json (DESIGN §6).
 
 Plain Django (no API auth, no session): offline verifiers and clinic scanners fetch it anonymously
 and proxies may cache it. Public key halves only, each with its validity and status. A key is
@@ -7,12 +10,13 @@ published a week before it signs (HEALTHCODE_KEY_PUBLISH_AHEAD_DAYS), far longer
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
 from healthcodes import keys
 from healthcodes.conf import setting
+from healthcodes.services import PrintedCard
 
 
 @require_GET
@@ -21,4 +25,12 @@ def healthcode_keys(request: HttpRequest) -> JsonResponse:
     patch_cache_control(
         response, public=True, max_age=int(setting("HEALTHCODE_KEYSET_MAX_AGE_SECONDS"))
     )
+    return response
+
+
+def printed_card_response(printed: PrintedCard) -> HttpResponse:
+    """The printed card as a download that no cache keeps (it is a valid code for a year)."""
+    response = HttpResponse(printed.content, content_type=printed.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{printed.filename}"'
+    response["Cache-Control"] = "no-store"
     return response

@@ -48,9 +48,7 @@ class Guardianship(models.Model):
     ward = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="guardianships")
     relationship = models.CharField(max_length=16, choices=GuardianRelationship.choices)
     institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="+")
-    registered_by = models.ForeignKey(
-        User, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    registered_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     registered_at = models.DateTimeField()
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_by = models.ForeignKey(

@@ -400,9 +400,8 @@ class User(AbstractUser):
         Django's own hash, so no session ends on upgrade)."""
         if not self.session_generation:
             return super().get_session_auth_hash()
-        return salted_hmac(
-            "healthnet.User.session", f"{self.password}|{self.session_generation}", algorithm="sha256"
-        ).hexdigest()
+        material = f"{self.password}|{self.session_generation}"
+        return salted_hmac("healthnet.User.session", material, algorithm="sha256").hexdigest()
 
 
 class ApiToken(models.Model):

@@ -35,8 +35,8 @@ from healthnet.models import (
     User,
 )
 from healthnet.national_id import encrypt_national_id, national_id_hash, parse_national_id
-from healthnet.request_context import current_client_ip, current_request_id
 from healthnet.populations import age_on
+from healthnet.request_context import current_client_ip, current_request_id
 from healthnet.selectors import (
     district_by_code,
     resident_not_found,
@@ -347,7 +347,9 @@ def guardianship_register(
         )
     if guardian.pk == ward.pk:
         raise InvalidInput(
-            "guardian_is_ward", "照护人不能是本人 (a resident cannot guard themself)", field="guardian"
+            "guardian_is_ward",
+            "照护人不能是本人 (a resident cannot guard themself)",
+            field="guardian",
         )
     if age_on(guardian.birth_date, timezone.localdate(now)) < GUARDIAN_MIN_AGE:
         raise InvalidInput(
@@ -384,7 +386,8 @@ def guardianship_register(
     if current.relationship != relationship:
         raise Conflict(
             "guardianship_exists",
-            "已登记为该居民的照护人，关系不同；请先撤销 (already registered with another relationship)",
+            "已登记为该居民的照护人，关系不同；请先撤销"
+            " (already registered with another relationship)",
             guardianship_id=str(current.public_id),
         )
     return current
@@ -399,7 +402,9 @@ def guardianship_revoke(
     reason = reason.strip()
     if not reason or len(reason) > 200:
         raise InvalidInput(
-            "reason_required", "请填写撤销原因，最多200字 (a reason is required, ≤ 200)", field="reason"
+            "reason_required",
+            "请填写撤销原因，最多200字 (a reason is required, ≤ 200)",
+            field="reason",
         )
     with transaction.atomic():
         updated = Guardianship.objects.filter(pk=guardianship.pk, revoked_at__isnull=True).update(

@@ -35,6 +35,7 @@ from healthnet import permissions
 from healthnet.encryption import lookup_hash
 from healthnet.errors import Conflict, InvalidInput, NotAuthenticated, RateLimited
 from healthnet.models import OneTimeCode, Resident, User, UserRole
+from healthnet.names import name_masked
 from healthnet.outbox import outbox_enqueue
 from healthnet.phones import mobile_masked, mobile_normalized
 from healthnet.request_context import current_client_ip
@@ -230,6 +231,7 @@ def _resident_login_for(resident: Resident) -> User:
                     username=f"resident-{resident.public_id.hex[:16]}",
                     role=UserRole.RESIDENT,
                     resident=resident,
+                    last_name=name_masked(resident.name),  # what the page header shows
                     password=make_password(None),  # unusable: this login signs in by phone
                 )
                 audit_record(

@@ -119,7 +119,14 @@ class ScanEventOut(Schema):
     device_id: str
     scanned_by: str | None
     resident_id: uuid.UUID | None
+    presented_by_id: uuid.UUID | None = Field(
+        None, description="a family code (亲属码): the guardian whose phone showed it"
+    )
     encounter_id: uuid.UUID | None
+
+    @staticmethod
+    def resolve_presented_by_id(obj) -> uuid.UUID | None:
+        return obj.presented_by.public_id if obj.presented_by_id else None
 
     @staticmethod
     def resolve_scanned_by(obj) -> str | None:

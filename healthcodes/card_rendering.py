@@ -22,7 +22,11 @@ from PIL import Image, ImageDraw, ImageFont
 from healthcodes.rendering import PRINT_DPI, QUIET_ZONE, qr_version, render_png
 
 CARD_MM: Final = (85.6, 54.0)  # ISO/IEC 7810 ID-1, the size of a bank or ID card (CR80)
-CARD_PX: Final = tuple(round(mm / 25.4 * PRINT_DPI) for mm in CARD_MM)  # (1011, 638)
+# (1011, 638): 85.6 / 25.4 × 300 = 1011.0, 54 / 25.4 × 300 = 637.8
+CARD_PX: Final[tuple[int, int]] = (
+    round(CARD_MM[0] / 25.4 * PRINT_DPI),
+    round(CARD_MM[1] / 25.4 * PRINT_DPI),
+)
 MARGIN_PX: Final = 36  # 3 mm: what card printers leave unprinted at the edge
 MAX_MODULE_PX: Final = 10
 
@@ -72,7 +76,8 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
             face = ImageFont.truetype(path, size, index=index)
         except OSError:
             break
-        if face.getname()[0].endswith(" SC") and "Mono" not in face.getname()[0]:
+        family = face.getname()[0] or ""
+        if family.endswith(" SC") and "Mono" not in family:
             return face
     return first
 

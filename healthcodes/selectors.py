@@ -64,7 +64,9 @@ def scan_events_for_institution(
         qs = qs.filter(result=result)
     if purpose:
         qs = qs.filter(purpose=purpose)
-    return qs.select_related("scanned_by", "resident", "encounter").order_by("-at", "-pk")
+    return qs.select_related("scanned_by", "resident", "encounter", "presented_by").order_by(
+        "-at", "-pk"
+    )
 
 
 # --- the resident summary a scan shows ---------------------------------------------------------

@@ -84,6 +84,9 @@ def test_a_guardian_shows_the_wards_code_and_the_scan_records_who_presented_it(
     assert scanned.json()["resident"]["resident_id"] == str(grandchild.public_id)
     event = ScanEvent.objects.get()
     assert (event.resident, event.presented_by) == (grandchild, mother)
+    admin = UserFactory(role=UserRole.INSTITUTION_ADMIN, institution=event.institution)
+    [logged] = api_client_for(admin).get("/api/v1/healthcodes/scans").json()["items"]
+    assert logged["presented_by_id"] == str(mother.public_id)
 
 
 def test_the_wards_own_code_records_no_presenter(guardianship, grandchild, clerk_api):

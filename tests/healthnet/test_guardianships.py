@@ -10,7 +10,6 @@ import pytest
 from healthnet import selectors, services
 from healthnet.errors import Conflict, Forbidden, InvalidInput, NotFound
 from healthnet.models import AuditEvent, GuardianRelationship, Guardianship, UserRole
-from tests.conftest import api_client_for
 from tests.factories import InstitutionFactory, ResidentFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-ORDER = ["verifier", "generate", "signing", "referrals", "scan"]
+ORDER = ["verifier", "generate", "signing", "referrals", "scan", "resident_code"]
 
 
 def available() -> list[str]:
@@ -141,6 +141,14 @@ HEADLINES = {
             f"{figure(r, 'scan requests per second'):.0f} req/s,"
             f" p99 {figure(r, 'latency p99'):.0f} ms",
             "issue 5",
+        )
+    ],
+    "resident_code": lambda r: [
+        (
+            "resident code page refresh: server p95 (new code) / bytes per refresh",
+            f"{figure(r, 'new code each poll: p50 / p95').split(' / ')[1]} ms /"
+            f" {figure(r, 'bytes per refresh (gzip, on the wire)'):,} B",
+            "issue 11",
         )
     ],
 }

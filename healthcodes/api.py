@@ -9,6 +9,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
+from django.contrib.auth import update_session_auth_hash
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 
@@ -16,8 +17,10 @@ from config.pagination import PageNumberPagination
 from healthcodes import permissions, selectors, services
 from healthcodes.models import ScanPurpose, ScanResult
 from healthcodes.rendering import render_png
+from healthcodes.views import printed_card_response
 from healthnet.errors import Forbidden
-from healthnet.selectors import resident_by_public_id
+from healthnet.names import name_masked
+from healthnet.selectors import resident_by_public_id, wards_of_guardian
 
 router = Router(tags=["healthcodes"])
 
@@ -116,7 +119,14 @@ class ScanEventOut(Schema):
     device_id: str
     scanned_by: str | None
     resident_id: uuid.UUID | None
+    presented_by_id: uuid.UUID | None = Field(
+        None, description="a family code (亲属码): the guardian whose phone showed it"
+    )
     encounter_id: uuid.UUID | None
+
+    @staticmethod
+    def resolve_presented_by_id(obj) -> uuid.UUID | None:
+        return obj.presented_by.public_id if obj.presented_by_id else None
 
     @staticmethod
     def resolve_scanned_by(obj) -> str | None:
@@ -181,6 +191,35 @@ def my_healthcode(request):
     return LiveCode(issued, refresh_after)
 
 
+class WardOut(Schema):
+    """Reads a healthnet Guardianship (ward joined): someone the resident cares for."""
+
+    resident_id: uuid.UUID = Field(..., alias="ward.public_id")
+    name_masked: str
+    relationship: str
+
+    @staticmethod
+    def resolve_name_masked(obj) -> str:
+        return name_masked(obj.ward.name)
+
+
+@router.get("/me/wards", response=list[WardOut])
+def my_wards(request):
+    """The residents (children, elders) the signed-in resident is registered to care for: their
+    codes are the family codes (亲属码) this resident may show."""
+    services.family_code_role_require(request.user)
+    return list(wards_of_guardian(request.user.resident))
+
+
+@router.get("/me/wards/{uuid:resident_id}/healthcode", response=MyHealthCodeOut)
+def ward_healthcode(request, resident_id: uuid.UUID):
+    """A family code: the live code of a resident the caller cares for (the scan records the
+    caller as who presented it). Anyone else's id: the 404 of no resident."""
+    ward = services.healthcode_ward_for(actor=request.user, ward_id=resident_id)
+    issued, refresh_after = services.healthcode_current_for_ward(actor=request.user, ward=ward)
+    return LiveCode(issued, refresh_after)
+
+
 # --- cards -------------------------------------------------------------------------------------
 
 
@@ -230,7 +269,16 @@ def healthcard_revoke(request, resident_id: uuid.UUID, payload: RevokeIn):
     old card fails with `revoked` from now on."""
     services.healthcard_role_require(request.user)
     resident = resident_by_public_id(resident_id)
-    return services.healthcard_revoke(actor=request.user, resident=resident, reason=payload.reason)
+    card = services.healthcard_revoke(
+        actor=request.user,
+        resident=resident,
+        reason=payload.reason,
+        keep_token=getattr(request, "api_token", None),
+    )
+    if request.user.resident_id == resident.pk and getattr(request, "api_token", None) is None:
+        request.user.refresh_from_db(fields=["session_generation"])
+        update_session_auth_hash(request, request.user)  # the portal session that asked stays
+    return card
 
 
 @router.post("/healthcodes/cards/{uuid:resident_id}/static", response=StaticCodeOut)
@@ -240,3 +288,34 @@ def healthcode_static(request, resident_id: uuid.UUID):
     resident = resident_by_public_id(resident_id)
     card = services.healthcard_issue(actor=request.user, resident=resident)
     return services.healthcode_issue_static(actor=request.user, card=card)
+
+
+class PrintedCardFilter(Schema):
+    format: str = Field("png", pattern="^(png|pdf)$", description="png (300 dpi) or pdf")
+
+
+@router.post(
+    "/healthcodes/cards/{uuid:resident_id}/printed",
+    response={200: bytes},
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "the card, 85.6 × 54 mm (CR80) at 300 dpi",
+                "content": {
+                    "image/png": {"schema": {"type": "string", "format": "binary"}},
+                    "application/pdf": {"schema": {"type": "string", "format": "binary"}},
+                },
+            }
+        }
+    },
+)
+def healthcard_printed(request, resident_id: uuid.UUID, filters: Query[PrintedCardFilter]):
+    """The printed card for a resident without a phone: a new static code (ECC Q) on a CR80
+    card with the name printed and the ID number masked, as PNG (300 dpi) or PDF. Desk staff of
+    an institution the resident concerns; audited."""
+    services.healthcode_static_role_require(request.user)
+    resident = resident_by_public_id(resident_id)
+    printed = services.healthcard_print(
+        actor=request.user, resident=resident, file_format=filters.format
+    )
+    return printed_card_response(printed)

@@ -28,6 +28,10 @@ DEFAULTS = {
     "HEALTHCODE_SCAN_RATE_WINDOW_SECONDS": 60,
     # Cache-Control max-age of the published key set.
     "HEALTHCODE_KEYSET_MAX_AGE_SECONDS": 300,
+    # The printed card (healthcodes/card_rendering.py): a font that writes Chinese (empty: the
+    # first of card_rendering.DEFAULT_FONT_PATHS found) and the card's title.
+    "HEALTHCODE_CARD_FONT": "",
+    "HEALTHCODE_CARD_TITLE": "乌海市居民健康卡",
 }
 
 

@@ -139,6 +139,10 @@ class ScanEvent(models.Model):
     encounter = models.ForeignKey(
         "healthnet.Encounter", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A family code (亲属码): the guardian whose phone showed the ward's code (FamilyCodeIssue).
+    presented_by = models.ForeignKey(
+        "healthnet.Resident", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         indexes = [
@@ -151,3 +155,17 @@ class ScanEvent(models.Model):
                 name="scanevent_reason_iff_refused",
             ),
         ]
+
+
+class FamilyCodeIssue(models.Model):
+    """A dynamic code of a ward's card shown on a guardian's phone (亲属码): who was shown which
+    code (by its random `cti`, never its text) and when. The scan reads it to record who presented
+    the code; the rows are also the audit of family codes shown."""
+
+    cti = models.CharField(max_length=64, unique=True)
+    card = models.ForeignKey(HealthCard, on_delete=models.PROTECT, related_name="family_codes")
+    presented_by = models.ForeignKey(
+        "healthnet.Resident", on_delete=models.PROTECT, related_name="+"
+    )
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()

@@ -5,7 +5,8 @@ each permission is the catalogue's (healthnet.permissions.PERMISSIONS, "healthco
 - What the scan shows depends on the role: everyone sees who the resident is (name, masked ID,
   sex, age) and their family-doctor contract and team; referrals and today's appointment only
   the roles that register, treat or route patients, not the pharmacy.
-- A resident gets their own dynamic code; cards are issued, revoked and printed for a resident by
+- A resident gets their own dynamic code, and those of the residents they are registered to care
+  for (family codes); cards are issued, revoked and printed for a resident by
   the resident themself or by the staff of an institution the resident concerns.
 - An institution's scan log is read by its institution admin.
 - Signing keys are managed by a system admin (or the operator's management command).
@@ -36,6 +37,15 @@ def can_see_scan_referrals(user: User) -> bool:
 def can_view_own_healthcode(user: User) -> bool:
     return (
         has_permission(user, "healthcode.view_own")
+        and user.role == UserRole.RESIDENT
+        and user.resident_id is not None
+    )
+
+
+def can_view_family_healthcodes(user: User) -> bool:
+    """The role part of showing a family code (亲属码); which wards is the guardianship's."""
+    return (
+        has_permission(user, "healthcode.view_family")
         and user.role == UserRole.RESIDENT
         and user.resident_id is not None
     )

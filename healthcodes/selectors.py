@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from django.db.models import QuerySet
 
 from healthcodes import permissions
-from healthcodes.models import HealthCard, ScanEvent
+from healthcodes.models import FamilyCodeIssue, HealthCard, ScanEvent
 from healthnet.models import Resident, User
 from healthnet.national_id import resident_national_id_masked
 from healthnet.populations import age_on, resident_key_populations
@@ -30,6 +30,11 @@ def healthcard_current(*, resident: Resident) -> HealthCard | None:
     return HealthCard.objects.filter(resident=resident, revoked_at__isnull=True).first()
 
 
+def healthcard_current_of(resident: Resident) -> HealthCard | None:
+    """healthcard_current as a hook (healthnet.hooks.RESIDENT_CARD_CURRENT)."""
+    return healthcard_current(resident=resident)
+
+
 def healthcard_by_sub(*, sub: str) -> HealthCard | None:
     """The card a scanned code names, with its resident and their registry tags (one query
     each), everything the scan needs."""
@@ -37,6 +42,16 @@ def healthcard_by_sub(*, sub: str) -> HealthCard | None:
         HealthCard.objects.select_related("resident")
         .prefetch_related("resident__population_tags")
         .filter(sub=sub)
+        .first()
+    )
+
+
+def family_code_presenter_id(*, card: HealthCard, cti: bytes) -> int | None:
+    """The resident (pk) whose phone showed this code of the card as a family code, if it was
+    one (healthcodes.services.family)."""
+    return (
+        FamilyCodeIssue.objects.filter(card=card, cti=cti.hex())
+        .values_list("presented_by_id", flat=True)
         .first()
     )
 
@@ -49,7 +64,9 @@ def scan_events_for_institution(
         qs = qs.filter(result=result)
     if purpose:
         qs = qs.filter(purpose=purpose)
-    return qs.select_related("scanned_by", "resident", "encounter").order_by("-at", "-pk")
+    return qs.select_related("scanned_by", "resident", "encounter", "presented_by").order_by(
+        "-at", "-pk"
+    )
 
 
 # --- the resident summary a scan shows ---------------------------------------------------------

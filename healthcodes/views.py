@@ -1,4 +1,7 @@
-"""The published key set: GET /.well-known/healthcode-keys.json (DESIGN §6).
+"""Plain Django views of the health-code app: the published key set, and the printed card as a
+download (shared by the API and the portal's desk page).
+
+The published key set: GET /.well-known/healthcode-keys.json (DESIGN §6).
 
 Plain Django (no API auth, no session): offline verifiers and clinic scanners fetch it anonymously
 and proxies may cache it. Public key halves only, each with its validity and status. A key is
@@ -10,12 +13,13 @@ max-age passed, although `migrate` (or the next rotation) publishes a key at onc
 
 from __future__ import annotations
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.cache import patch_cache_control
 from django.views.decorators.http import require_GET
 
 from healthcodes import keys
 from healthcodes.conf import setting
+from healthcodes.services import PrintedCard
 
 
 @require_GET
@@ -28,4 +32,12 @@ def healthcode_keys(request: HttpRequest) -> JsonResponse:
         )
     else:
         patch_cache_control(response, no_store=True)
+    return response
+
+
+def printed_card_response(printed: PrintedCard) -> HttpResponse:
+    """The printed card as a download that no cache keeps (it is a valid code for a year)."""
+    response = HttpResponse(printed.content, content_type=printed.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{printed.filename}"'
+    response["Cache-Control"] = "no-store"
     return response

@@ -9,9 +9,10 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
 from config.pagination import PageNumberPagination
-from healthnet import permissions, selectors, services
+from healthnet import permissions, phone_signin, selectors, services
 from healthnet.errors import Forbidden, NotAuthenticated
-from healthnet.models import AllianceKind, ApiToken, Sex, Tier, User
+from healthnet.hooks import resident_card_current
+from healthnet.models import AllianceKind, ApiToken, GuardianRelationship, Sex, Tier, User
 from healthnet.national_id import resident_national_id_masked
 from healthnet.populations import resident_key_populations
 
@@ -50,6 +51,14 @@ class TokenOut(Schema):
         return _institution_code(obj.api_token.user)
 
 
+class MeCardOut(Schema):
+    """The signed-in resident's current health card (revoke it when the phone is lost:
+    `POST /api/v1/healthcodes/cards/{resident_id}/revoke`)."""
+
+    id: uuid.UUID = Field(..., alias="public_id")
+    issued_at: dt.datetime
+
+
 class MeOut(Schema):
     """Reads the User."""
 
@@ -57,6 +66,12 @@ class MeOut(Schema):
     role: str
     institution: str | None
     institution_name: str | None
+    resident_id: uuid.UUID | None = Field(
+        None, description="a resident login: their own resident id; null for staff"
+    )
+    card: MeCardOut | None = Field(
+        None, description="a resident login: their current health card, null if none yet"
+    )
 
     @staticmethod
     def resolve_institution(obj) -> str | None:
@@ -65,6 +80,14 @@ class MeOut(Schema):
     @staticmethod
     def resolve_institution_name(obj) -> str | None:
         return obj.institution.name if obj.institution_id else None
+
+    @staticmethod
+    def resolve_resident_id(obj) -> uuid.UUID | None:
+        return obj.resident.public_id if obj.resident_id else None
+
+    @staticmethod
+    def resolve_card(obj):
+        return resident_card_current(obj.resident) if obj.resident_id else None
 
 
 def _institution_code(user: User) -> str | None:
@@ -94,7 +117,46 @@ def token_revoke(request):
 
 @auth_router.get("/me", response=MeOut)
 def me(request):
+    """Who the caller is; a resident also learns their own resident id and current card."""
     return request.user
+
+
+# --- phone sign-in for residents (healthnet/phone_signin.py) -----------------------------------
+
+
+class PhoneCodeIn(Schema):
+    phone: str = Field(..., min_length=1, max_length=32, description="11-digit mobile number")
+
+
+class PhoneCodeOut(Schema):
+    """Reads phone_signin.CodeRequested. The same answer for every number, on a record or not."""
+
+    message: str = "如该号码已登记，验证码已发送 (if the number is on a record, a code was sent)"
+    resend_after: int = Field(..., description="seconds before another code may be asked for")
+    expires_in: int = Field(..., description="seconds a code lives")
+
+
+class PhoneTokenIn(Schema):
+    phone: str = Field(..., min_length=1, max_length=32)
+    code: str = Field(..., min_length=1, max_length=12, description="the 6-digit code sent")
+    name: str = Field("", max_length=60, description="a label for the token, e.g. the app")
+
+
+@auth_router.post("/phone/code", auth=None, response={202: PhoneCodeOut})
+def phone_code_request(request, payload: PhoneCodeIn):
+    """Send a one-time sign-in code to a resident's recorded mobile number (5 minutes, 5 tries).
+    The answer never says whether the number is on a record; throttled per number and address."""
+    return Status(202, phone_signin.phone_signin_code_request(phone=payload.phone))
+
+
+@auth_router.post("/phone/token", auth=None, response={201: TokenOut})
+def phone_token_issue(request, payload: PhoneTokenIn):
+    """Exchange the code for a bearer token of the resident whose record carries the number
+    (their login is made at the first sign-in). 401 `signin_code_wrong` for any wrong, expired,
+    used or unsent code; 409 `phone_shared` when the number is on several records."""
+    user = phone_signin.phone_signin_verify(phone=payload.phone, code=payload.code)
+    token, api_token = services.api_token_issue_for(user=user, name=payload.name or "phone")
+    return Status(201, IssuedToken(token, api_token))
 
 
 # --- institutions and alliances ----------------------------------------------------------------
@@ -300,3 +362,76 @@ def resident_detail(request, resident_id: uuid.UUID):
         actor=request.user, action="read", object_type="resident", object_id=resident.public_id
     )
     return resident
+
+
+# --- guardianships (亲属码) ----------------------------------------------------------------------
+
+
+class GuardianshipIn(Schema):
+    guardian_id: uuid.UUID = Field(
+        ..., description="the guardian's resident id (found at the desk by ID number: /lookup)"
+    )
+    relationship: GuardianRelationship
+
+
+class GuardianshipRevokeIn(Schema):
+    reason: str = Field(..., min_length=1, max_length=200)
+
+
+class GuardianshipOut(Schema):
+    """Reads a Guardianship (guardian and institution joined)."""
+
+    id: uuid.UUID = Field(..., alias="public_id")
+    guardian_id: uuid.UUID = Field(..., alias="guardian.public_id")
+    guardian_name: str = Field(..., alias="guardian.name")
+    ward_id: uuid.UUID = Field(..., alias="ward.public_id")
+    relationship: GuardianRelationship
+    institution: str = Field(..., alias="institution.code")
+    registered_at: dt.datetime
+    revoked_at: dt.datetime | None
+    revoked_reason: str
+
+
+def _ward_for_desk(request, resident_id: uuid.UUID):
+    services.guardianship_role_require(request.user)  # before the lookup: no existence oracle
+    ward = selectors.resident_by_public_id(resident_id)
+    related = selectors.resident_related_to_institution(ward, request.user.institution_id)
+    if not permissions.can_manage_guardianship(request.user, ward, related_to_institution=related):
+        raise selectors.resident_not_found()
+    return ward
+
+
+@residents_router.get("/{uuid:resident_id}/guardians", response=list[GuardianshipOut])
+def guardianship_list(request, resident_id: uuid.UUID, include_revoked: bool = False):
+    """Who is registered to show this resident's code (亲属码), for desk staff of an institution
+    the resident concerns."""
+    ward = _ward_for_desk(request, resident_id)
+    return list(selectors.guardianships_of_ward(ward, current_only=not include_revoked))
+
+
+@residents_router.post("/{uuid:resident_id}/guardians", response={201: GuardianshipOut})
+def guardianship_register(request, resident_id: uuid.UUID, payload: GuardianshipIn):
+    """Register at the desk that a resident (the guardian, an adult) cares for this one (a child,
+    an elder): the guardian's phone may then show this resident's code. Idempotent; audited."""
+    ward = _ward_for_desk(request, resident_id)
+    guardian = selectors.resident_by_public_id(payload.guardian_id)
+    guardianship = services.guardianship_register(
+        actor=request.user, guardian=guardian, ward=ward, relationship=payload.relationship
+    )
+    return Status(201, selectors.guardianship_by_public_id(guardianship.public_id))
+
+
+@residents_router.post(
+    "/{uuid:resident_id}/guardians/{uuid:guardianship_id}/revoke", response=GuardianshipOut
+)
+def guardianship_revoke(
+    request, resident_id: uuid.UUID, guardianship_id: uuid.UUID, payload: GuardianshipRevokeIn
+):
+    """End a guardianship: the guardian's phone shows this resident's code no more."""
+    ward = _ward_for_desk(request, resident_id)
+    guardianship = selectors.guardianship_by_public_id(guardianship_id)
+    if guardianship.ward_id != ward.pk:
+        raise selectors.guardianship_not_found()
+    return services.guardianship_revoke(
+        actor=request.user, guardianship=guardianship, reason=payload.reason
+    )

@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
 # --- the network -------------------------------------------------------------------------------
@@ -76,6 +77,8 @@ class Institution(models.Model):
     grade = models.CharField(max_length=20, blank=True)
     district = _district_key(related_name="institutions")
     beds = models.PositiveIntegerField(default=0)
+    # The number residents call (我的签约 shows the team's institution's); from the network file.
+    phone = models.CharField(max_length=30, blank=True)
     is_sample_name = models.BooleanField(default=False)
     active = models.BooleanField(default=True)
 
@@ -289,6 +292,8 @@ class Resident(models.Model):
         indexes = [
             models.Index(fields=["district", "birth_date"]),
             models.Index(fields=["registered_by"]),
+            # Phone sign-in finds the record by its number (healthnet.selectors.residents_by_phone).
+            models.Index(fields=["phone"], name="resident_phone"),
         ]
 
     def __str__(self) -> str:
@@ -371,6 +376,8 @@ class User(AbstractUser):
     resident = models.OneToOneField(
         Resident, null=True, blank=True, on_delete=models.PROTECT, related_name="user"
     )
+    # Raised to sign the login out everywhere else (a lost phone): part of the session hash.
+    session_generation = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -386,6 +393,15 @@ class User(AbstractUser):
                 name="user_role_matches_scope",
             ),
         ]
+
+    def get_session_auth_hash(self) -> str:
+        """Django's hash of the password, plus the session generation once it was raised: a
+        session made before `user_sessions_end_others` no longer matches (generation 0 keeps
+        Django's own hash, so no session ends on upgrade)."""
+        if not self.session_generation:
+            return super().get_session_auth_hash()
+        material = f"{self.password}|{self.session_generation}"
+        return salted_hmac("healthnet.User.session", material, algorithm="sha256").hexdigest()
 
 
 class ApiToken(models.Model):
@@ -457,3 +473,12 @@ class OutboxMessage(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+
+# Residents' own access (sign-in codes, guardianships) lives in its own module to keep this one
+# readable; imported here so Django and the migrations see it as part of this app.
+from healthnet.access_models import (  # noqa: E402, F401
+    GuardianRelationship,
+    Guardianship,
+    OneTimeCode,
+)

@@ -198,6 +198,7 @@ def _apply_institutions(spec: NetworkSpec, report: LoadReport) -> dict[str, Inst
             "grade": item.grade,
             "district_id": item.district,
             "beds": item.beds,
+            "phone": item.phone,
             "is_sample_name": item.is_sample_name,
             "active": True,
         }

@@ -73,6 +73,14 @@ PERMISSIONS: tuple[Permission, ...] = (
         "read a resident's record: staff those who concern their institution, a resident their own",
         _roles(_STAFF, R.RESIDENT),
     ),
+    # guardianships (亲属码): who may show a resident's code besides the resident
+    Permission(
+        "guardianship.manage",
+        "residents",
+        "在窗口为相关居民登记或撤销照护人（亲属码）",
+        "register or revoke a resident's guardian at the desk (family codes)",
+        _roles(_DESK_AND_CLINICAL),
+    ),
     # health codes
     Permission(
         "healthcode.scan",
@@ -100,6 +108,13 @@ PERMISSIONS: tuple[Permission, ...] = (
         "healthcodes",
         "查看本人的动态健康码",
         "show one's own live health code",
+        _roles(R.RESIDENT),
+    ),
+    Permission(
+        "healthcode.view_family",
+        "healthcodes",
+        "出示本人登记照护的亲属（儿童、老人）的健康码",
+        "show the live code of a child or elder one is registered to care for",
         _roles(R.RESIDENT),
     ),
     Permission(
@@ -265,3 +280,20 @@ def can_view_resident(user: User, resident: Resident, *, related_to_institution:
 def can_read_network(user: User) -> bool:
     """The directory of institutions and alliances: any active login."""
     return has_permission(user, "network.read")
+
+
+def can_manage_guardianships(user: User) -> bool:
+    """The role part of registering or revoking a guardian: desk staff, asked before any lookup."""
+    return is_institution_staff(user) and has_permission(user, "guardianship.manage")
+
+
+def can_manage_guardianship(user: User, ward: Resident, *, related_to_institution: bool) -> bool:
+    """Register or revoke a guardian of `ward`: desk staff of an institution the ward concerns
+    (the guardian is at the desk with their ID card; the ward's code is what they will show)."""
+    return can_manage_guardianships(user) and related_to_institution
+
+
+def can_sign_in_by_phone(user: User) -> bool:
+    """Phone sign-in (a one-time code) is for residents' own logins only: a staff login keeps
+    its password (and the throttles of user_authenticate)."""
+    return _is_active(user) and user.role == UserRole.RESIDENT and user.resident_id is not None

@@ -17,11 +17,13 @@ from healthnet.models import (
     Department,
     District,
     Encounter,
+    Guardianship,
     Institution,
     Resident,
     User,
 )
 from healthnet.national_id import national_id_hash, parse_national_id
+from healthnet.phones import mobile_normalized_or_none, mobile_spellings
 
 
 def district_by_code(code: str, *, active_only: bool = False) -> District:
@@ -211,3 +213,62 @@ def user_of_practitioner(practitioner_id: int | None) -> User | None:
     if practitioner_id is None:
         return None
     return User.objects.filter(practitioner_id=practitioner_id, is_active=True).first()
+
+
+# --- residents' own access: phone sign-in, guardianships ------------------------------------
+
+
+def residents_by_phone(number: str) -> list[Resident]:
+    """The residents whose record carries this mobile number (normalised, 11 digits), however
+    the desk typed it: phone sign-in links a login only to such a record."""
+    candidates = Resident.objects.filter(phone__in=mobile_spellings(number)).order_by("pk")
+    return [r for r in candidates if mobile_normalized_or_none(r.phone) == number]
+
+
+def resident_login(resident: Resident) -> User | None:
+    """The resident's own login, if they have one."""
+    return User.objects.filter(resident=resident).first()
+
+
+def guardianship_not_found() -> NotFound:
+    return NotFound("guardianship_not_found", "照护关系不存在 (no such guardianship)")
+
+
+def guardianships_of_ward(ward: Resident, *, current_only: bool = True) -> QuerySet[Guardianship]:
+    """Who cares for the resident (current ones; with `current_only=False` the revoked too,
+    newest first), with the guardian and where it was registered."""
+    qs = Guardianship.objects.filter(ward=ward)
+    if current_only:
+        qs = qs.filter(revoked_at__isnull=True)
+    return qs.select_related("guardian", "institution", "registered_by").order_by(
+        "-registered_at", "-pk"
+    )
+
+
+def wards_of_guardian(guardian: Resident) -> QuerySet[Guardianship]:
+    """The residents this one is currently registered to care for, oldest registration first."""
+    return (
+        Guardianship.objects.filter(guardian=guardian, revoked_at__isnull=True)
+        .select_related("ward")
+        .order_by("registered_at", "pk")
+    )
+
+
+def ward_of_guardian(guardian: Resident, ward_public_id: uuid.UUID | str) -> Resident:
+    """A resident the guardian currently cares for; for anyone else exactly the 404 of a
+    resident who does not exist (a guardian learns nothing of other residents)."""
+    guardianship = wards_of_guardian(guardian).filter(ward__public_id=ward_public_id).first()
+    if guardianship is None:
+        raise resident_not_found()
+    return guardianship.ward
+
+
+def guardianship_by_public_id(public_id: uuid.UUID | str) -> Guardianship:
+    guardianship = (
+        Guardianship.objects.select_related("guardian", "ward", "institution")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if guardianship is None:
+        raise guardianship_not_found()
+    return guardianship

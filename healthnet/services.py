@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from healthnet import login_throttle, permissions
@@ -26,14 +27,21 @@ from healthnet.models import (
     Department,
     Encounter,
     EncounterKind,
+    GuardianRelationship,
+    Guardianship,
     KeyPopulation,
     Resident,
     ResidentPopulationTag,
     User,
 )
 from healthnet.national_id import encrypt_national_id, national_id_hash, parse_national_id
+from healthnet.populations import age_on
 from healthnet.request_context import current_client_ip, current_request_id
-from healthnet.selectors import district_by_code
+from healthnet.selectors import (
+    district_by_code,
+    resident_not_found,
+    resident_related_to_institution,
+)
 
 # --- audit -------------------------------------------------------------------------------------
 
@@ -194,6 +202,12 @@ def api_token_issue(*, username: str, password: str, name: str = "") -> tuple[st
     """Check the password and issue a bearer token. Returns the token text, shown once; only
     its hash is stored."""
     user = user_authenticate(username=username, password=password)
+    return api_token_issue_for(user=user, name=name)
+
+
+def api_token_issue_for(*, user: User, name: str = "") -> tuple[str, ApiToken]:
+    """Issue a bearer token to a login that has just proved who it is (a password, or a
+    one-time code sent to the resident's phone). Returns the text, shown once."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         api_token = ApiToken.objects.create(
@@ -237,6 +251,29 @@ def api_token_revoke(*, actor: User, api_token: ApiToken) -> None:
             audit_record(
                 actor=actor, action="token_revoke", object_type="api_token", object_id=api_token.pk
             )
+
+
+def user_sessions_end_others(
+    *, actor: User | None, user: User, keep_token: ApiToken | None = None
+) -> User:
+    """Sign the login out everywhere (a lost phone): every session made before now stops
+    matching (User.get_session_auth_hash) and every API token but `keep_token` is revoked.
+    Returns the user as saved; a view keeps its own session with update_session_auth_hash."""
+    with transaction.atomic():
+        User.objects.filter(pk=user.pk).update(session_generation=F("session_generation") + 1)
+        tokens = ApiToken.objects.filter(user=user, revoked_at__isnull=True)
+        if keep_token is not None:
+            tokens = tokens.exclude(pk=keep_token.pk)
+        revoked = tokens.update(revoked_at=timezone.now())
+        audit_record(
+            actor=actor,
+            action="sessions_end",
+            object_type="user",
+            object_id=user.pk,
+            details={"tokens_revoked": revoked},
+        )
+    user.refresh_from_db(fields=["session_generation"])
+    return user
 
 
 # --- encounters --------------------------------------------------------------------------------
@@ -286,3 +323,119 @@ def encounter_create(
             details={"source": encounter.source, "kind": kind},
         )
     return encounter
+
+
+# --- guardianships (亲属码) ----------------------------------------------------------------------
+
+GUARDIAN_MIN_AGE = 18
+
+
+def guardianship_role_require(actor: User) -> None:
+    """Refuse (403) a role that may register no guardian, before any resident is looked up."""
+    if not permissions.can_manage_guardianships(actor):
+        raise Forbidden(
+            "forbidden", "您的角色不能登记照护人 (your role may not register guardians)"
+        )
+
+
+def _require_guardianship_manager(actor: User, ward: Resident) -> None:
+    guardianship_role_require(actor)
+    related = resident_related_to_institution(ward, actor.institution_id)
+    if not permissions.can_manage_guardianship(actor, ward, related_to_institution=related):
+        raise resident_not_found()
+
+
+def guardianship_register(
+    *,
+    actor: User,
+    guardian: Resident,
+    ward: Resident,
+    relationship: str,
+    now: dt.datetime | None = None,
+) -> Guardianship:
+    """Register at the desk that `guardian` cares for `ward` (a child, an elder): the guardian may
+    then show the ward's code on their phone. Idempotent for the same relationship; audited."""
+    _require_guardianship_manager(actor, ward)
+    now = now or timezone.now()
+    if relationship not in GuardianRelationship.values:
+        raise InvalidInput(
+            "relationship_unknown",
+            f"未知的关系: {relationship} (unknown relationship)",
+            field="relationship",
+        )
+    if guardian.pk == ward.pk:
+        raise InvalidInput(
+            "guardian_is_ward",
+            "照护人不能是本人 (a resident cannot guard themself)",
+            field="guardian",
+        )
+    if age_on(guardian.birth_date, timezone.localdate(now)) < GUARDIAN_MIN_AGE:
+        raise InvalidInput(
+            "guardian_minor", "照护人须年满18周岁 (a guardian must be an adult)", field="guardian"
+        )
+    try:
+        with transaction.atomic():
+            existing = Guardianship.objects.select_for_update().filter(
+                guardian=guardian, ward=ward, revoked_at__isnull=True
+            )
+            current = existing.first()
+            if current is None:
+                current = Guardianship.objects.create(
+                    guardian=guardian,
+                    ward=ward,
+                    relationship=relationship,
+                    institution_id=actor.institution_id,
+                    registered_by=actor,
+                    registered_at=now,
+                )
+                audit_record(
+                    actor=actor,
+                    action="guardianship_register",
+                    object_type="resident",
+                    object_id=ward.public_id,
+                    details={
+                        "guardianship": str(current.public_id),
+                        "guardian": str(guardian.public_id),
+                        "relationship": relationship,
+                    },
+                )
+    except IntegrityError:  # registered concurrently (SQLite has no row locks)
+        current = Guardianship.objects.get(guardian=guardian, ward=ward, revoked_at__isnull=True)
+    if current.relationship != relationship:
+        raise Conflict(
+            "guardianship_exists",
+            "已登记为该居民的照护人，关系不同；请先撤销"
+            " (already registered with another relationship)",
+            guardianship_id=str(current.public_id),
+        )
+    return current
+
+
+def guardianship_revoke(
+    *, actor: User, guardianship: Guardianship, reason: str, now: dt.datetime | None = None
+) -> Guardianship:
+    """End a guardianship at the desk: from now on the guardian's phone shows the ward's code no
+    more (a code already shown lives out its minute). Audited."""
+    _require_guardianship_manager(actor, guardianship.ward)
+    reason = reason.strip()
+    if not reason or len(reason) > 200:
+        raise InvalidInput(
+            "reason_required",
+            "请填写撤销原因，最多200字 (a reason is required, ≤ 200)",
+            field="reason",
+        )
+    with transaction.atomic():
+        updated = Guardianship.objects.filter(pk=guardianship.pk, revoked_at__isnull=True).update(
+            revoked_at=now or timezone.now(), revoked_by=actor, revoked_reason=reason
+        )
+        if not updated:
+            raise Conflict("guardianship_revoked", "该照护关系已撤销 (already revoked)")
+        audit_record(
+            actor=actor,
+            action="guardianship_revoke",
+            object_type="resident",
+            object_id=guardianship.ward.public_id,
+            details={"guardianship": str(guardianship.public_id), "reason": reason},
+        )
+    guardianship.refresh_from_db()
+    return guardianship

@@ -25,7 +25,12 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django_htmx.http import HttpResponseClientRedirect
 
-from healthcodes.permissions import can_scan_healthcode, can_view_own_healthcode
+from healthcodes.permissions import (
+    can_print_static_healthcodes,
+    can_scan_healthcode,
+    can_view_family_healthcodes,
+    can_view_own_healthcode,
+)
 from healthnet.models import User, UserRole
 from healthnet.permissions import has_permission, is_institution_staff
 from referrals.permissions import can_create_referral
@@ -70,8 +75,11 @@ RULES: dict[str, Rule] = {
     "signing.team_work": Rule("contract.list", _team_worker),
     "signing.import_contracts": Rule("contract.import", is_institution_staff),
     "reports.view_dashboard": Rule("report.read"),
-    "residents.view_own_records": Rule("healthcode.view_own", can_view_own_healthcode),
     "portal.system_admin": Rule("system.manage"),
+    # --- the resident's phone and the desk's cards (issue 11) ---
+    "residents.view_own_records": Rule("healthcode.view_own", can_view_own_healthcode),
+    "residents.view_family_codes": Rule("healthcode.view_family", can_view_family_healthcodes),
+    "healthcodes.desk_cards": Rule("healthcode.print_static", can_print_static_healthcodes),
 }
 
 
@@ -100,11 +108,13 @@ PAGES: tuple[Page, ...] = (
     Page("team-contracts", _("签约居民"), "signing.team_work"),
     Page("team-followups", _("随访任务"), "signing.team_work"),
     Page("contract-import", _("签约导入"), "signing.import_contracts"),
+    Page("desk-cards", _("健康卡办理"), "healthcodes.desk_cards"),
     Page("system-home", _("系统管理"), "portal.system_admin"),
     Page("bureau-dashboard", _("数据看板"), "reports.view_dashboard"),
     Page("my-code", _("我的健康码"), "residents.view_own_records"),
     Page("my-contract", _("我的签约"), "residents.view_own_records"),
     Page("my-referrals", _("我的转诊"), "residents.view_own_records"),
+    Page("my-family", _("亲属码"), "residents.view_family_codes"),
 )
 PAGE_BY_NAME: dict[str, Page] = {page.name: page for page in PAGES}
 

@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from portal import views
-from portal.pages import landing
+from portal.pages import desk_cards, landing, resident, resident_records, resident_signin
 from portal.pages.placeholders import placeholder
 
 app_name = "portal"
@@ -21,9 +21,41 @@ RESERVED = [
     ("contracts/import/", "contract-import"),
     ("system/", "system-home"),
     ("bureau/", "bureau-dashboard"),
-    ("me/code/", "my-code"),
-    ("me/contract/", "my-contract"),
-    ("me/referrals/", "my-referrals"),
+]
+
+# --- the resident's phone and the desk's cards (issue 11) ---
+RESIDENT_URLS = [
+    path("accounts/phone/", resident_signin.phone_login, name="phone-login"),
+    path("me/code/", resident.my_code, name="my-code"),
+    path("me/code/live/", resident.my_code_live, name="my-code-live"),
+    path("me/card/revoke/", resident.my_card_revoke, name="my-card-revoke"),
+    path("me/display/", resident.display_mode, name="my-display"),
+    path("me/family/", resident.my_family, name="my-family"),
+    path("me/family/<uuid:ward_id>/", resident.family_code, name="family-code"),
+    path("me/family/<uuid:ward_id>/live/", resident.family_code_live, name="family-code-live"),
+    path("me/contract/", resident_records.my_contract, name="my-contract"),
+    path("me/referrals/", resident_records.my_referrals, name="my-referrals"),
+    path("me/referrals/<uuid:referral_id>/", resident_records.my_referral, name="my-referral"),
+    path("desk/cards/", desk_cards.desk_cards, name="desk-cards"),
+    path("desk/cards/<uuid:resident_id>/", desk_cards.desk_card, name="desk-card"),
+    path(
+        "desk/cards/<uuid:resident_id>/print/", desk_cards.desk_card_print, name="desk-card-print"
+    ),
+    path(
+        "desk/cards/<uuid:resident_id>/revoke/",
+        desk_cards.desk_card_revoke,
+        name="desk-card-revoke",
+    ),
+    path(
+        "desk/cards/<uuid:resident_id>/guardians/",
+        desk_cards.desk_guardian_register,
+        name="desk-guardian-register",
+    ),
+    path(
+        "desk/cards/<uuid:resident_id>/guardians/<uuid:guardianship_id>/revoke/",
+        desk_cards.desk_guardian_revoke,
+        name="desk-guardian-revoke",
+    ),
 ]
 
 urlpatterns = [
@@ -34,4 +66,5 @@ urlpatterns = [
     path("workbench/", landing.workbench, name="workbench"),
     path("workbench/counters/", landing.workbench_counters_partial, name="workbench-counters"),
     *(path(route, placeholder(name), name=name) for route, name in RESERVED),
+    *RESIDENT_URLS,
 ]

@@ -17,9 +17,9 @@ from healthcodes.conf import setting, static_lifetime_seconds
 from healthcodes.models import HealthCard
 from healthcodes.rendering import render_svg
 from healthnet.errors import Conflict, Forbidden, InvalidInput
-from healthnet.models import Resident, User
-from healthnet.selectors import resident_not_found, resident_related_to_institution
-from healthnet.services import audit_record
+from healthnet.models import ApiToken, Resident, User
+from healthnet.selectors import resident_login, resident_not_found, resident_related_to_institution
+from healthnet.services import audit_record, user_sessions_end_others
 
 # 96 random bits → 16 base64url characters. Unguessable, never reused, and short: kid + iss +
 # sub share 26 bytes of the code (healthcodes.codec.MAX_TEXT_LENGTH).
@@ -66,6 +66,14 @@ def healthcard_issue(
     """The resident's current card, created with a new random `sub` if they have none.
     Idempotent: a resident has at most one current card (a database constraint)."""
     _require_card_manager(actor, resident)
+    return healthcard_current_or_issue(actor=actor, resident=resident, now=now)
+
+
+def healthcard_current_or_issue(
+    *, actor: User | None, resident: Resident, now: dt.datetime | None = None
+) -> HealthCard:
+    """healthcard_issue without the permission check, for services that made their own (a
+    guardian's family code, a printed card at the desk). Never call it from a view or the API."""
     existing = selectors.healthcard_current(resident=resident)
     if existing is not None:
         return existing
@@ -93,10 +101,19 @@ def healthcard_issue(
 
 
 def healthcard_revoke(
-    *, actor: User, resident: Resident, reason: str, now: dt.datetime | None = None
+    *,
+    actor: User,
+    resident: Resident,
+    reason: str,
+    now: dt.datetime | None = None,
+    keep_token: ApiToken | None = None,
 ) -> HealthCard:
     """Revoke the resident's current card (lost phone, lost printed card) and issue a new one with
-    a new random `sub`: every code of the old card, dynamic or printed, fails with `revoked`."""
+    a new random `sub`: every code of the old card, dynamic or printed, fails with `revoked`.
+
+    The resident's own login is signed out everywhere (a lost phone must not go on showing
+    codes of the new card), except the API token `keep_token` the request came with; a view
+    acting for the resident keeps its session with update_session_auth_hash."""
     _require_card_manager(actor, resident)
     reason = reason.strip()
     if not reason or len(reason) > 200:
@@ -131,6 +148,10 @@ def healthcard_revoke(
             object_id=card.public_id,
             details={"resident": str(resident.public_id), "replaces": str(old.public_id)},
         )
+        login = resident_login(resident)
+        if login is not None:
+            user_sessions_end_others(actor=actor, user=login, keep_token=keep_token)
+    cache.delete(f"hc:current:{old.sub}")
     return card
 
 
@@ -144,6 +165,7 @@ class IssuedCode:
     issued_at: dt.datetime
     expires_at: dt.datetime
     kid: str
+    cti: bytes = b""
 
 
 def _issue(card: HealthCard, *, code_type: codec.CodeType, lifetime: int, now) -> IssuedCode:
@@ -151,6 +173,7 @@ def _issue(card: HealthCard, *, code_type: codec.CodeType, lifetime: int, now) -
         raise Conflict("card_revoked", "该健康卡已注销 (this card has been revoked)")
     signing = keys.signing_key_current(now=now)
     issued_at = codec.epoch_seconds(now)
+    cti = secrets.token_bytes(codec.CTI_LENGTH)
     text = codec.issue_code(
         private_key=signing.private_key,
         kid=signing.kid,
@@ -159,6 +182,7 @@ def _issue(card: HealthCard, *, code_type: codec.CodeType, lifetime: int, now) -
         code_type=code_type,
         issued_at=issued_at,
         lifetime_seconds=lifetime,
+        cti=cti,
     )
     return IssuedCode(
         text=text,
@@ -166,6 +190,7 @@ def _issue(card: HealthCard, *, code_type: codec.CodeType, lifetime: int, now) -
         issued_at=dt.datetime.fromtimestamp(issued_at, tz=dt.UTC),
         expires_at=dt.datetime.fromtimestamp(issued_at + lifetime, tz=dt.UTC),
         kid=signing.kid,
+        cti=cti,
     )
 
 

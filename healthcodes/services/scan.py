@@ -208,6 +208,11 @@ def _event_fields(context: _ScanContext) -> dict[str, Any]:
         "kid": context.claims.kid if context.claims else "",
         "card": card,
         "resident_id": card.resident_id if card is not None else None,
+        "presented_by_id": (
+            selectors.family_code_presenter_id(card=card, cti=context.claims.cti)
+            if card is not None and context.claims is not None
+            else None
+        ),
     }
 
 

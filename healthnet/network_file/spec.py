@@ -43,6 +43,7 @@ class InstitutionSpec:
     beds: int
     is_sample_name: bool
     departments: tuple[DepartmentSpec, ...]
+    phone: str = ""
 
 
 @dataclass(frozen=True)

@@ -76,6 +76,9 @@ _INSTITUTION_FIELDS = {
     ),
     "district": _Field("slug", max_length=_max_length(District, "code")),
     "beds": _Field("int", required=False, default=0),
+    "phone": _Field(
+        "text", required=False, default="", max_length=_max_length(Institution, "phone")
+    ),
     "departments": _Field("list", required=False, default=()),
 }
 _DEPARTMENT_FIELDS = {

@@ -29,12 +29,13 @@ STAFF_COMMON = {
     "portal.workbench",
 }
 # Who registers, treats or routes patients (everyone but the pharmacy): register, see referrals
-# on a scan, issue cards and print static codes.
+# on a scan, issue cards and print static codes, register who may show a resident's code.
 DESK = STAFF_COMMON | {
     "resident.register",
     "healthcode.scan_referrals",
     "healthcard.manage",
     "healthcode.print_static",
+    "guardianship.manage",
     "referral.worklist",
 }
 EXPECTED = {
@@ -50,6 +51,7 @@ EXPECTED = {
         "network.read",
         "resident.read",
         "healthcode.view_own",
+        "healthcode.view_family",  # the children and elders they are registered to care for
         "healthcard.manage",
         "contract.list",
     },
@@ -125,6 +127,7 @@ def test_a_template_builds_a_menu_from_the_catalogue(db):
         "resident.register=在本机构登记居民|"
         "resident.lookup=凭身份证号码查找居民（居民持证在场）|"
         "resident.read=查看居民档案：工作人员限与本机构相关的居民，居民限本人|"
+        "guardianship.manage=在窗口为相关居民登记或撤销照护人（亲属码）|"
     )
 
 

@@ -40,11 +40,13 @@ ALLOWED = {
     "team-contracts": {"doctor", "public_health", "institution_admin"},
     "team-followups": {"doctor", "public_health", "institution_admin"},
     "contract-import": {"institution_admin"},
+    "desk-cards": WORKLIST,  # print cards, revoke them, register guardians: the desk roles
     "system-home": {"system_admin"},
     "bureau-dashboard": {"bureau", "system_admin"},
     "my-code": {"resident"},
     "my-contract": {"resident"},
     "my-referrals": {"resident"},
+    "my-family": {"resident"},
 }
 LANDING = {
     **dict.fromkeys(STAFF, "/workbench/"),
@@ -171,15 +173,30 @@ def test_an_htmx_poll_after_the_session_ended_loads_the_login_page_whole(people)
 
 def test_every_portal_view_is_guarded_by_a_page_rule():
     """No view escapes the rule table: each names its page in portal.menu.PAGES."""
-    # home redirects to the landing page (login needed); the keepalive answers any login 204
-    open_views = {"home", "login", "logout", "session-keepalive"}
+    # home redirects to the landing page (login needed); the keepalive answers any login 204;
+    # phone-login is the residents' login
+    open_views = {"home", "login", "logout", "session-keepalive", "phone-login"}
     guarded = {}
     for pattern in portal_urls.urlpatterns:
         assert isinstance(pattern, URLPattern)
         if pattern.name in open_views:
             continue
         guarded[pattern.name] = pattern.callback.portal_page.name
-    assert guarded == {**{name: name for name in ALLOWED}, "workbench-counters": "workbench"}
+    parts = {  # partials and actions answer with their page's rule
+        "workbench-counters": "workbench",
+        "my-code-live": "my-code",
+        "my-card-revoke": "my-code",
+        "my-display": "my-code",
+        "family-code": "my-family",
+        "family-code-live": "my-family",
+        "my-referral": "my-referrals",
+        "desk-card": "desk-cards",
+        "desk-card-print": "desk-cards",
+        "desk-card-revoke": "desk-cards",
+        "desk-guardian-register": "desk-cards",
+        "desk-guardian-revoke": "desk-cards",
+    }
+    assert guarded == {**{name: name for name in ALLOWED}, **parts}
     assert get_resolver().resolve("/workbench/counters/").func.portal_page.name == "workbench"
 
 
@@ -212,7 +229,6 @@ def test_no_inline_script_style_or_event_handler_in_any_page(people):
     ("role", "heading", "purpose"),
     [
         ("bureau", "数据看板", "分级诊疗指标看板"),
-        ("resident", "我的健康码", "我的电子健康码"),
         ("system_admin", "系统管理", "用户、机构与密钥"),
     ],
 )

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from django.conf import settings
+from django.http import HttpRequest
 from ninja import Field, Schema
 from ninja.pagination import PaginationBase
 
@@ -24,7 +25,9 @@ class PageNumberPagination(PaginationBase):
 
     items_attribute = "items"
 
-    def paginate_queryset(self, queryset, pagination: Input, **params: Any) -> dict[str, Any]:
+    def paginate_queryset(
+        self, queryset: Any, pagination: Input, request: HttpRequest, **params: Any
+    ) -> dict[str, Any]:
         count = self._items_count(queryset)
         offset = (pagination.page - 1) * pagination.page_size
         # A page past the end is empty; it is not asked of the database, which refuses an offset

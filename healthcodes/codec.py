@@ -196,7 +196,8 @@ def epoch_seconds(moment: datetime | int) -> int:
     return moment
 
 
-def _check_text_id(name: str, value: object) -> None:
+def _check_text_id(name: str, value: object) -> str:
+    """`value` if it is an identifier the format allows (ValueError otherwise)."""
     limit = MAX_ID_LENGTHS[name]
     if (
         not isinstance(value, str)
@@ -205,6 +206,7 @@ def _check_text_id(name: str, value: object) -> None:
         or not value.isprintable()
     ):
         raise ValueError(f"{name} must be 1 to {limit} printable ASCII characters")
+    return value
 
 
 def _check_lifetime(code_type: CodeType, lifetime_seconds: int) -> None:
@@ -443,11 +445,10 @@ def _parse_jwk(jwk: Any, index: int) -> PublicKeyEntry:
         raise KeySetError(f"{where}kty/crv must be EC/P-256")
     if jwk.get("alg", "ES256") != "ES256" or jwk.get("use", "sig") != "sig":
         raise KeySetError(f"{where}alg/use, when given, must be ES256/sig")
-    kid, iss = jwk.get("kid"), jwk.get("iss")
     try:
-        _check_text_id("kid", kid)
-        _check_text_id("iss", iss)
-        status = KeyStatus(jwk.get("status"))
+        kid = _check_text_id("kid", jwk.get("kid"))
+        iss = _check_text_id("iss", jwk.get("iss"))
+        status = KeyStatus(str(jwk.get("status")))
     except ValueError as error:
         raise KeySetError(f"{where}{error}") from None
     not_before = _parse_time(jwk, "not_before", where)

@@ -283,9 +283,18 @@ def signing_key_current(*, now: dt.datetime | None = None) -> SigningKey:
     private_key = _private_keys.get(key.private_key_encrypted)
     if private_key is None:
         pem = decrypt_text(key.private_key_encrypted, context=PRIVATE_KEY_CONTEXT)
-        private_key = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
-        _private_keys[key.private_key_encrypted] = private_key
+        loaded = serialization.load_pem_private_key(pem.encode("ascii"), password=None)
+        if not isinstance(loaded, ec.EllipticCurvePrivateKey):  # pragma: no cover - we made it
+            raise TypeError(f"health-code key {key.kid} is not an EC private key")
+        private_key = _private_keys[key.private_key_encrypted] = loaded
     return SigningKey(kid=key.kid, iss=key.iss, private_key=private_key, not_after=key.not_after)
+
+
+def _public_key(key: HealthCodeKey) -> ec.EllipticCurvePublicKey:
+    loaded = serialization.load_pem_public_key(key.public_key_pem.encode("ascii"))
+    if not isinstance(loaded, ec.EllipticCurvePublicKey):  # pragma: no cover - we made it
+        raise TypeError(f"health-code key {key.kid} is not an EC public key")
+    return loaded
 
 
 def _usable_active_key(now: dt.datetime) -> HealthCodeKey | None:
@@ -315,7 +324,7 @@ def key_set_document(*, now: dt.datetime | None = None) -> dict[str, Any]:
     max_skew = int(setting("HEALTHCODE_MAX_SKEW_SECONDS"))
     jwks = [
         codec.public_jwk(
-            serialization.load_pem_public_key(key.public_key_pem.encode("ascii")),
+            _public_key(key),
             kid=key.kid,
             iss=key.iss,
             not_before=key.not_before,

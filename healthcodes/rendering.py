@@ -25,7 +25,7 @@ def _make_symbol(text: str, print_quality: bool) -> segno.QRCode:
     symbol = segno.make_qr(
         text, error="q" if print_quality else "m", mode="alphanumeric", boost_error=False
     )
-    if symbol.version > MAX_VERSION:
+    if int(symbol.version) > MAX_VERSION:  # an int for QR codes (a str names Micro QR ones)
         raise ValueError(
             f"code needs QR version {symbol.version} at ECC {symbol.error}, above {MAX_VERSION}"
         )

@@ -371,7 +371,7 @@ def _typed_claims(claims: dict[int, Scalar]) -> tuple[str, int, int, bytes, Code
         or code_type is None
     ):
         raise _RefusedError(Reason.BAD_CLAIMS, _describe_bad_claims(claims))
-    return sub, iat, exp, cti, code_type  # type: ignore[return-value]
+    return sub, iat, exp, cti, code_type
 
 
 def _describe_bad_claims(claims: dict[int, Scalar]) -> str:

@@ -91,7 +91,7 @@ class MeOut(Schema):
 
 
 def _institution_code(user: User) -> str | None:
-    return user.institution.code if user.institution_id else None
+    return user.institution.code if user.institution is not None else None
 
 
 @auth_router.post("/token", auth=None, response={201: TokenOut})

@@ -38,9 +38,13 @@ def api_token_usable(api_token: ApiToken, *, now: dt.datetime) -> bool:
     )
 
 
+# Set on the request by BearerTokenAuth: a bearer token was sent and refused (bearer_token_refused).
+REFUSED_MARK = "_bearer_token_refused"
+
+
 class BearerTokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
-        request._bearer_token_refused = True  # until proven good
+        setattr(request, REFUSED_MARK, True)
         if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
             return None
         api_token = (
@@ -53,15 +57,15 @@ class BearerTokenAuth(HttpBearer):
             return None
         if api_token.last_used_at is None or now - api_token.last_used_at > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
-        request._bearer_token_refused = False
+        setattr(request, REFUSED_MARK, False)
         request.user = api_token.user
-        request.api_token = api_token
+        setattr(request, "api_token", api_token)  # noqa: B010 - the token a revoke ends
         return api_token.user
 
 
 def bearer_token_refused(request: HttpRequest) -> bool:
     """True when the request sent a bearer token and it was not accepted."""
-    return bool(getattr(request, "_bearer_token_refused", False))
+    return bool(getattr(request, REFUSED_MARK, False))
 
 
 class SessionAuth(APIKeyCookie):

@@ -103,7 +103,7 @@ class _Columns:
         if not values.keys() <= self.known:
             unknown = ", ".join(sorted(values.keys() - self.known))
             raise TypeError(f"{self.model.__name__} has no field (attname) {unknown}")
-        row = []
+        row: list[Any] = []
         for field in self.fields:
             attname = field.attname
             if attname == self.pk_attname:
@@ -153,7 +153,7 @@ def _copy(columns: _Columns, rows: Iterable[Sequence[Any]]) -> None:
 def _bulk_create(columns: _Columns, rows: Iterable[Sequence[Any]], batch_size: int) -> None:
     model = columns.model
     objects = [model(**dict(zip(columns.attnames, row, strict=True))) for row in rows]
-    model.objects.bulk_create(objects, batch_size=batch_size)
+    model._default_manager.bulk_create(objects, batch_size=batch_size)
 
 
 @contextmanager
@@ -234,7 +234,7 @@ def objects_insert(
         for start in range(0, len(objects), COPY_CHUNK_ROWS):
             _copy(columns, map(columns.of_object, objects[start : start + COPY_CHUNK_ROWS]))
     else:
-        model.objects.bulk_create(objects, batch_size=batch_size)
+        model._default_manager.bulk_create(objects, batch_size=batch_size)
     for obj in objects:
         obj._state.adding = False
         obj._state.db = connection.alias
@@ -263,7 +263,7 @@ def _indexes_built_after(model: type[models.Model], wanted: bool) -> Iterator[No
     per index and one join per foreign key instead of millions of single-row updates and
     checks (about 5x faster for the encounters). Same transaction, so a failure restores
     everything; a table that has rows already keeps its indexes."""
-    if not wanted or model.objects.exists():
+    if not wanted or model._default_manager.exists():
         yield
         return
     table = model._meta.db_table

@@ -67,7 +67,7 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _ACCEPTABLE_ID.match(incoming) else uuid.uuid4().hex
-        request.request_id = request_id
+        setattr(request, "request_id", request_id)  # noqa: B010 - not an HttpRequest attribute
         id_token = request_id_var.set(request_id)
         ip_token = client_ip_var.set(client_address(request))
         try:

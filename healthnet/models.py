@@ -4,7 +4,7 @@ encounters; staff users and their API tokens; the audit trail and the outbox."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
@@ -129,7 +129,7 @@ class Alliance(models.Model):
     kind = models.CharField(max_length=24, choices=AllianceKind.choices)
     # A medical community serves one district; a medical group none.
     district = _district_key(null=True, blank=True, related_name="alliances")
-    institutions = models.ManyToManyField(
+    institutions: models.ManyToManyField[Institution, AllianceMembership] = models.ManyToManyField(
         Institution, through="AllianceMembership", related_name="alliances"
     )
 
@@ -364,7 +364,10 @@ class User(AbstractUser):
     """A login. Its role says what it may do; its scope (institution, resident, or the whole
     bureau) says to which records. Team scope comes from the practitioner's team membership."""
 
-    objects = HealthNetUserManager()
+    objects: ClassVar[HealthNetUserManager] = HealthNetUserManager()
+
+    # Not a field: set by healthnet.receivers between pre_save and post_save of one save.
+    _healthnet_password_changed: bool = False
 
     role = models.CharField(max_length=24, choices=UserRole.choices)
     institution = models.ForeignKey(

@@ -146,7 +146,7 @@ def _upsert(
     }[kind]
     if existing is None:
         tally.created += 1
-        return model.objects.create(**create, **values)
+        return model._default_manager.create(**create, **values)
     changed = _assign(existing, values)
     if changed:
         existing.save(update_fields=changed)
@@ -250,15 +250,15 @@ def _apply_departments(
     codes = {institution.pk: code for code, institution in institutions.items()}
     # A department no longer in the file may have encounters and referrals: it is kept, but it
     # stops taking referrals (the model has no "active" flag for departments).
-    for key, department in sorted(existing.items()):
+    for key, gone in sorted(existing.items()):
         if key in in_file:
             continue
-        if department.accepts_referrals or department.referral_slots_per_day:
-            department.accepts_referrals = False
-            department.referral_slots_per_day = 0
-            department.save(update_fields=["accepts_referrals", "referral_slots_per_day"])
+        if gone.accepts_referrals or gone.referral_slots_per_day:
+            gone.accepts_referrals = False
+            gone.referral_slots_per_day = 0
+            gone.save(update_fields=["accepts_referrals", "referral_slots_per_day"])
             report.tallies["departments"].removed += 1
-            report.retired_departments.append(f"{codes[key[0]]}/{department.code}")
+            report.retired_departments.append(f"{codes[key[0]]}/{gone.code}")
 
 
 def _apply_alliances(
@@ -308,13 +308,13 @@ def _apply_alliances(
 
     # Then every row that stops (or never is) the current lead, and the current leads last.
     for key, (alliance_code, member) in sorted(wanted.items(), key=becomes_current_lead):
-        values = {"role": member.role, "end_date": member.end_date}
+        membership_values: dict[str, Any] = {"role": member.role, "end_date": member.end_date}
         _upsert(
             report,
             "memberships",
             f"membership {alliance_code}:{codes[key[1]]}:{member.start_date.isoformat()}",
             current.get(key),
-            values,
+            membership_values,
             {"alliance_id": key[0], "institution_id": key[1], "start_date": key[2]},
         )
 

@@ -10,7 +10,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from healthnet import permissions
-from healthnet.errors import InvalidInput, NotFound
+from healthnet.errors import Forbidden, InvalidInput, NotFound
 from healthnet.models import (
     Alliance,
     AllianceMembership,
@@ -61,7 +61,7 @@ def institutions_filtered(
     if tier:
         qs = qs.filter(tier=tier)
     if district:
-        qs = qs.filter(district=district)
+        qs = qs.filter(district_id=district)
     if alliance:
         qs = qs.filter(pk__in=current.filter(alliance__code=alliance).values("institution_id"))
     return qs.prefetch_related(
@@ -223,6 +223,14 @@ def residents_by_phone(number: str) -> list[Resident]:
     the desk typed it: phone sign-in links a login only to such a record."""
     candidates = Resident.objects.filter(phone__in=mobile_spellings(number)).order_by("pk")
     return [r for r in candidates if mobile_normalized_or_none(r.phone) == number]
+
+
+def resident_of_login(user: User) -> Resident:
+    """The resident a resident login acts for. Callers have checked the role; a login without a
+    resident (a constraint forbids it for the resident role) is refused as not a resident."""
+    if user.resident is None:
+        raise Forbidden("residents_only", "仅居民本人可使用 (for residents only)")
+    return user.resident
 
 
 def resident_login(resident: Resident) -> User | None:

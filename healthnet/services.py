@@ -10,6 +10,7 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import uuid
 from typing import Any
 
 from django.conf import settings
@@ -51,10 +52,11 @@ def audit_record(
     actor: User | None,
     action: str,
     object_type: str,
-    object_id: str = "",
+    object_id: str | uuid.UUID | int = "",
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one audit row. Call it inside the transaction of the change it records."""
+    """Append one audit row (`object_id` is stored as text: a public id, a code or a pk). Call
+    it inside the transaction of the change it records."""
     return AuditEvent.objects.create(
         actor=actor if actor is not None and actor.pk else None,
         actor_label=actor.username if actor is not None else "system",
@@ -356,6 +358,8 @@ def guardianship_register(
     """Register at the desk that `guardian` cares for `ward` (a child, an elder): the guardian may
     then show the ward's code on their phone. Idempotent for the same relationship; audited."""
     _require_guardianship_manager(actor, ward)
+    if actor.institution_id is None:  # desk staff always have one (_require_guardianship_manager)
+        raise resident_not_found()
     now = now or timezone.now()
     if relationship not in GuardianRelationship.values:
         raise InvalidInput(

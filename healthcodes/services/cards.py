@@ -18,7 +18,12 @@ from healthcodes.models import HealthCard
 from healthcodes.rendering import render_svg
 from healthnet.errors import Conflict, Forbidden, InvalidInput
 from healthnet.models import ApiToken, Resident, User
-from healthnet.selectors import resident_login, resident_not_found, resident_related_to_institution
+from healthnet.selectors import (
+    resident_login,
+    resident_not_found,
+    resident_of_login,
+    resident_related_to_institution,
+)
 from healthnet.services import audit_record, user_sessions_end_others
 
 # 96 random bits → 16 base64url characters. Unguessable, never reused, and short: kid + iss +
@@ -245,7 +250,7 @@ def healthcode_current_for_resident(
             "residents_only", "仅居民本人可查看健康码 (only a resident has a health code)"
         )
     now = now or timezone.now()
-    card = healthcard_issue(actor=actor, resident=actor.resident, now=now)
+    card = healthcard_issue(actor=actor, resident=resident_of_login(actor), now=now)
     refresh = int(setting("HEALTHCODE_DYNAMIC_REFRESH_SECONDS"))
     cache_key = f"hc:current:{card.sub}"
     issued: IssuedCode | None = cache.get(cache_key)

@@ -22,7 +22,7 @@ from healthcodes.models import FamilyCodeIssue, HealthCard
 from healthcodes.services.cards import IssuedCode, _issue, healthcard_current_or_issue
 from healthnet.errors import Forbidden
 from healthnet.models import Resident, User
-from healthnet.selectors import ward_of_guardian
+from healthnet.selectors import resident_of_login, ward_of_guardian
 
 
 def family_code_role_require(actor: User) -> None:
@@ -36,7 +36,7 @@ def healthcode_ward_for(*, actor: User, ward_id: uuid.UUID | str) -> Resident:
     """The ward the signed-in guardian may show the code of; for any other id exactly the 404
     of a resident who does not exist."""
     family_code_role_require(actor)
-    return ward_of_guardian(actor.resident, ward_id)
+    return ward_of_guardian(resident_of_login(actor), ward_id)
 
 
 def healthcode_current_for_ward(
@@ -46,7 +46,7 @@ def healthcode_current_for_ward(
     the ward's card, reused for the refresh interval like the resident's own, and the seconds
     after which to ask again."""
     family_code_role_require(actor)
-    ward = ward_of_guardian(actor.resident, ward.public_id)  # still cared for, now
+    ward = ward_of_guardian(resident_of_login(actor), ward.public_id)  # still cared for, now
     now = now or timezone.now()
     card = healthcard_current_or_issue(actor=actor, resident=ward, now=now)
     refresh = int(setting("HEALTHCODE_DYNAMIC_REFRESH_SECONDS"))
@@ -57,7 +57,7 @@ def healthcode_current_for_ward(
         or (now - issued.issued_at).total_seconds() >= refresh
         or issued.issued_at > now
     ):
-        issued = _issue_family_code(card, presenter=actor.resident, now=now)
+        issued = _issue_family_code(card, presenter=resident_of_login(actor), now=now)
         cache.set(cache_key, issued, refresh)
     age = int((now - issued.issued_at).total_seconds())
     return issued, max(1, refresh - age)

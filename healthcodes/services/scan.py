@@ -28,6 +28,7 @@ from django.utils import timezone
 from healthcodes import codec, keys, permissions, selectors
 from healthcodes.conf import setting, static_lifetime_seconds
 from healthcodes.models import HealthCard, ScanEvent, ScanPurpose, ScanResult
+from healthcodes.selectors import ScanSummary
 from healthcodes.verifier import Reason, VerifyPolicy, verify
 from healthnet.errors import Conflict, DomainError, Forbidden, InvalidInput, RateLimited
 from healthnet.models import Encounter, EncounterKind, Resident, User
@@ -73,7 +74,7 @@ class ScanOutcome:
     card: HealthCard
     code_type: str
     expires_at: dt.datetime
-    summary: dict[str, Any] = field(default_factory=dict)
+    summary: ScanSummary
     encounter: Encounter | None = None
     referrals_arrived: list[Referral] = field(default_factory=list)
 
@@ -81,6 +82,7 @@ class ScanOutcome:
 @dataclass
 class _ScanContext:
     actor: User
+    institution_id: int  # the actor's institution (a scanner always has one)
     purpose: str
     id_checked: bool
     device_id: str
@@ -110,13 +112,14 @@ def healthcode_scan(
     device_id = device_id.strip()[:64]
     now = now or timezone.now()
     _check_rate(actor, device_id, now)
-    context = _ScanContext(actor, purpose, id_checked, device_id, now)
+    assert actor.institution_id is not None  # noqa: S101 - can_scan_healthcode checked it
+    context = _ScanContext(actor, actor.institution_id, purpose, id_checked, device_id, now)
     try:
-        _scan_checks(code, context)
+        claims, card = _scan_checks(code, context)
     except DomainError as refusal:
         _record_refusal(context, refusal)
         raise
-    return _scan_accept(context)
+    return _scan_accept(context, claims, card)
 
 
 def _check_rate(actor: User, device_id: str, now: dt.datetime) -> None:
@@ -149,7 +152,9 @@ def _check_rate(actor: User, device_id: str, now: dt.datetime) -> None:
             )
 
 
-def _scan_checks(code: str, context: _ScanContext) -> None:
+def _scan_checks(code: str, context: _ScanContext) -> tuple[codec.Claims, HealthCard]:
+    """The checks of docs/design.md §6 after the verifier's; each refusal raises. `context`
+    keeps what is known so far, for the refused scan's event."""
     result = verify(
         code,
         keys=keys.verification_key_set(now=context.now),
@@ -160,10 +165,9 @@ def _scan_checks(code: str, context: _ScanContext) -> None:
             static_max_lifetime=static_lifetime_seconds(),
         ),
     )
-    if not result.ok:
-        raise InvalidInput(
-            result.reason.value, REASON_MESSAGES.get(result.reason, result.reason.value)
-        )
+    if result.reason is not None or result.claims is None:
+        reason = result.reason or Reason.BAD_CLAIMS
+        raise InvalidInput(reason.value, REASON_MESSAGES.get(reason, reason.value))
     claims = context.claims = result.claims
     card = selectors.healthcard_by_sub(sub=claims.sub)
     if card is None:
@@ -185,6 +189,7 @@ def _scan_checks(code: str, context: _ScanContext) -> None:
             ID_CHECK_REQUIRED,
             "纸质健康码取药须核验身份证件 (a printed code needs an ID check for dispensing)",
         )
+    return claims, card
 
 
 def _replay_mark(claims: codec.Claims, context: _ScanContext) -> bool:
@@ -231,8 +236,8 @@ def _record_refusal(context: _ScanContext, refusal: DomainError) -> None:
     )
 
 
-def _scan_accept(context: _ScanContext) -> ScanOutcome:
-    card, actor = context.card, context.actor
+def _scan_accept(context: _ScanContext, claims: codec.Claims, card: HealthCard) -> ScanOutcome:
+    actor = context.actor
     resident = card.resident
     with transaction.atomic():
         encounter = None
@@ -240,7 +245,7 @@ def _scan_accept(context: _ScanContext) -> ScanOutcome:
             encounter = encounter_create(
                 actor=actor,
                 resident=resident,
-                institution_id=actor.institution_id,
+                institution_id=context.institution_id,
                 kind=EncounterKind.OUTPATIENT,
                 started_at=context.now,
                 source="scan",
@@ -248,7 +253,7 @@ def _scan_accept(context: _ScanContext) -> ScanOutcome:
         event = ScanEvent.objects.create(
             **_event_fields(context), result=ScanResult.ACCEPTED, encounter=encounter
         )
-        arrived = _mark_referrals_arrived(actor, resident, context.purpose)
+        arrived = _mark_referrals_arrived(actor, context.institution_id, resident, context.purpose)
         audit_record(
             actor=actor,
             action="read",
@@ -267,22 +272,24 @@ def _scan_accept(context: _ScanContext) -> ScanOutcome:
         event=event,
         resident=resident,
         card=card,
-        code_type=context.claims.code_type.value,
-        expires_at=dt.datetime.fromtimestamp(context.claims.exp, tz=dt.UTC),
+        code_type=claims.code_type.value,
+        expires_at=dt.datetime.fromtimestamp(claims.exp, tz=dt.UTC),
         summary=summary,
         encounter=encounter,
         referrals_arrived=arrived,
     )
 
 
-def _mark_referrals_arrived(actor: User, resident: Resident, purpose: str) -> list[Referral]:
+def _mark_referrals_arrived(
+    actor: User, institution_id: int, resident: Resident, purpose: str
+) -> list[Referral]:
     """A registration or consultation scan at the receiving institution of a scheduled referral
     marks it arrived (DESIGN §4). A referral the scanner's role may not check in is left for the
     referral office (each attempt in its own savepoint, so a refusal does not undo the scan)."""
     if purpose not in (ScanPurpose.REGISTRATION, ScanPurpose.CONSULTATION):
         return []
     arrived = []
-    waiting = referrals_awaiting_arrival(resident=resident, institution_id=actor.institution_id)
+    waiting = referrals_awaiting_arrival(resident=resident, institution_id=institution_id)
     for referral in waiting:
         try:
             with transaction.atomic():

@@ -41,7 +41,10 @@ _MAX_INT = 2**31 - 1  # PositiveIntegerField on PostgreSQL
 
 
 def _max_length(model: type[models.Model], name: str) -> int:
-    return model._meta.get_field(name).max_length  # type: ignore[return-value]
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.CharField)  # noqa: S101 - the callers name text fields
+    assert field.max_length is not None  # noqa: S101
+    return field.max_length
 
 
 @dataclass(frozen=True)
@@ -265,9 +268,9 @@ class Validator:
             )
         districts = self.districts(raw_districts)
         self.district_codes = tuple(
-            item.get("code").strip()
+            code.strip()
             for item in raw_districts
-            if isinstance(item, MarkedMapping) and isinstance(item.get("code"), str)
+            if isinstance(item, MarkedMapping) and isinstance(code := item.get("code"), str)
         )
         raw_institutions = root["institutions"]
         if not isinstance(raw_institutions, MarkedSequence):
@@ -280,9 +283,9 @@ class Validator:
             )
         institutions = self.institutions(raw_institutions)
         known_codes = {
-            item.get("code").strip()
+            code.strip()
             for item in raw_institutions
-            if isinstance(item, MarkedMapping) and isinstance(item.get("code"), str)
+            if isinstance(item, MarkedMapping) and isinstance(code := item.get("code"), str)
         }
         raw_alliances = root["alliances"]
         if not isinstance(raw_alliances, MarkedSequence):
@@ -301,7 +304,8 @@ class Validator:
         )
 
     def districts(self, items: MarkedSequence) -> list[DistrictSpec]:
-        specs, seen_codes = [], {}
+        specs: list[Any] = []
+        seen_codes: dict[Any, int | None] = {}
         for index, item in enumerate(items):
             path, line = f"districts[{index}]", items.line_of(index)
             values = self.record(item, line, path, _DISTRICT_FIELDS)
@@ -338,7 +342,8 @@ class Validator:
         return False
 
     def institutions(self, items: MarkedSequence) -> list[InstitutionSpec]:
-        specs, seen_codes = [], {}
+        specs: list[Any] = []
+        seen_codes: dict[Any, int | None] = {}
         for index, item in enumerate(items):
             path, line = f"institutions[{index}]", items.line_of(index)
             values = self.record(item, line, path, _INSTITUTION_FIELDS)
@@ -360,8 +365,10 @@ class Validator:
             specs.append(InstitutionSpec(**values, departments=tuple(departments)))
         return specs
 
-    def departments(self, items: MarkedSequence | tuple, path: str) -> list[DepartmentSpec] | None:
-        specs, seen_codes, ok = [], {}, True
+    def departments(self, items: MarkedSequence, path: str) -> list[DepartmentSpec] | None:
+        specs: list[Any] = []
+        seen_codes: dict[Any, int | None] = {}
+        ok = True
         for index, item in enumerate(items):
             where, line = f"{path}[{index}]", items.line_of(index)
             values = self.record(item, line, where, _DEPARTMENT_FIELDS)
@@ -390,7 +397,8 @@ class Validator:
         return specs if ok else None
 
     def alliances(self, items: MarkedSequence, known_codes: set[str]) -> list[AllianceSpec]:
-        specs, seen_codes = [], {}
+        specs: list[Any] = []
+        seen_codes: dict[Any, int | None] = {}
         for index, item in enumerate(items):
             path, line = f"alliances[{index}]", items.line_of(index)
             values = self.record(item, line, path, _ALLIANCE_FIELDS)
@@ -425,7 +433,8 @@ class Validator:
     ) -> list[MembershipSpec] | None:
         specs: list[MembershipSpec] = []
         lines: list[int | None] = []
-        ok, seen, current_lead_line = True, {}, None
+        ok, current_lead_line = True, None
+        seen: dict[Any, int | None] = {}
         for index, item in enumerate(items):
             where, line = f"{path}[{index}]", items.line_of(index)
             values = self.record(item, line, where, _MEMBER_FIELDS)

@@ -15,7 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def django_check(env_overrides: dict[str, str]) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for their live server in this worker's
+    # environment; a production process never has it, so it does not leak into the child.
+    harness_only = {"SECRET_KEY", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in harness_only}
     env.update(env_overrides)
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
@@ -125,7 +128,10 @@ def test_default_language_is_chinese_with_english_beside(settings):
 
 
 def run_under_production(code: str, overrides: dict[str, str] | None = None):
-    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE for their live server in this worker's
+    # environment; a production process never has it, so it does not leak into the child.
+    harness_only = {"SECRET_KEY", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+    env = {k: v for k, v in os.environ.items() if k not in harness_only}
     env.update({**SAFE_PRODUCTION, **(overrides or {})})
     return subprocess.run(  # noqa: S603 (the code is this test module's own)
         [sys.executable, "-c", code],

@@ -1,6 +1,6 @@
 """HealthNet settings, read from the environment (see .env.example and docs/deploy.md).
 
-Two runtimes share this one file (DESIGN §10):
+Two runtimes share this one file (docs/design.md §10):
 - the embedded default: SQLite, Celery on kombu's filesystem transport, no servers needed;
 - production (HEALTHNET_ENV=production): PostgreSQL via DATABASE_URL, Redis via CELERY_BROKER_URL
   and CACHE_URL. Production refuses to start with DEBUG on, any development secret, or an
@@ -233,7 +233,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "referrals-auto-close": {"task": "referrals.tasks.referrals_auto_close", "schedule": 3600.0},
 }
 
-# Referral deadlines (DESIGN §4), in minutes. Decision by urgency (emergency = green channel).
+# Referral deadlines (docs/design.md §4), in minutes. Decision by urgency (emergency = green channel).
 REFERRAL_DEADLINES = {
     "decision": {"emergency": 30, "urgent": 4 * 60, "routine": 48 * 60},
     "booking": 7 * 24 * 60,  # accepted → scheduled, and the appointment within it
@@ -422,3 +422,20 @@ def production_problems() -> list[str]:
 
 if IS_PRODUCTION and (_problems := production_problems()):
     raise ImproperlyConfigured("Refusing to start in production: " + "; ".join(_problems))
+
+# --- contract import jobs (signing/importer; issue 9 items 5, 6, 17; portal issue 10) ----------
+# An uploaded file waits here for its Celery task, and the task writes the per-row error report
+# here. One machine: var/imports. Web and workers on several machines: a shared volume, or an
+# object store through a storage backend (docs/signing.md). The limits are in
+# signing/importer/limits.py, each overridable here by its name.
+
+STORAGES["imports"] = {
+    "BACKEND": "django.core.files.storage.FileSystemStorage",
+    "OPTIONS": {"location": env_str("SIGNING_IMPORT_DIR", str(VAR_DIR / "imports"))},
+}
+SIGNING_IMPORT_SYNC_MAX_BYTES = env_int("SIGNING_IMPORT_SYNC_MAX_BYTES", 2 * 1024 * 1024)
+SIGNING_IMPORT_MAX_BYTES = env_int("SIGNING_IMPORT_MAX_BYTES", 64 * 1024 * 1024)
+CELERY_BEAT_SCHEDULE["signing-import-jobs-sweep"] = {
+    "task": "signing.tasks.contract_import_jobs_sweep",
+    "schedule": 300.0,
+}

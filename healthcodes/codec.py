@@ -1,4 +1,4 @@
-"""Building, signing and publishing HealthNet QR health codes (DESIGN §6).
+"""Building, signing and publishing HealthNet QR health codes (docs/design.md §6).
 
 Wire format, after the EU Digital COVID Certificate, without its zlib step:
 

@@ -1,4 +1,4 @@
-"""Signing-key management for health codes (DESIGN §6): generate, rotate, retire, publish.
+"""Signing-key management for health codes (docs/design.md §6): generate, rotate, retire, publish.
 
 Lifecycle of a key (one issuer):
 

@@ -1,4 +1,4 @@
-"""QR health codes (DESIGN §6): the signing keys, the residents' cards, and the scan log.
+"""QR health codes (docs/design.md §6): the signing keys, the residents' cards, and the scan log.
 
 Nothing here holds a code's text: a code is signed on demand from the card's random `sub` and
 the active key, shown, and forgotten. The scan log records who scanned what for which purpose

@@ -1,6 +1,6 @@
-"""Offline verification of HealthNet QR health codes (DESIGN §6).
+"""Offline verification of HealthNet QR health codes (docs/design.md §6).
 
-:func:`verify` needs only the published key set and a clock. It runs the checks of DESIGN §6 up to
+:func:`verify` needs only the published key set and a clock. It runs the checks of docs/design.md §6 up to
 and including lifetime, in that order, and answers with the claims or one :class:`Reason`.
 Revocation, replay and purpose policy need the database, so the scan endpoint layers them on the
 returned :class:`Claims` (``sub`` for revocation, ``cti`` + ``code_type`` for replay).
@@ -78,7 +78,7 @@ class Reason(StrEnum):
 
 
 class VerifyPolicy(NamedTuple):
-    """Limits a deployment may tune; the defaults are DESIGN §6."""
+    """Limits a deployment may tune; the defaults are docs/design.md §6."""
 
     dynamic_max_lifetime: int = DYNAMIC_MAX_LIFETIME
     static_max_lifetime: int = STATIC_MAX_LIFETIME
@@ -273,7 +273,7 @@ def parse_cose_sign1(data: bytes) -> CoseSign1:
     return CoseSign1(protected, unprotected, payload, signature)
 
 
-# --- The checks, in DESIGN §6 order ----------------------------------------------------------
+# --- The checks, in docs/design.md §6 order ----------------------------------------------------------
 
 
 def _decode_envelope(text: str, max_length: int) -> CoseSign1:

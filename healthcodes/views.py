@@ -1,7 +1,7 @@
 """Plain Django views of the health-code app: the published key set, and the printed card as a
 download (shared by the API and the portal's desk page).
 
-The published key set: GET /.well-known/healthcode-keys.json (DESIGN §6).
+The published key set: GET /.well-known/healthcode-keys.json (docs/design.md §6).
 
 Plain Django (no API auth, no session): offline verifiers and clinic scanners fetch it anonymously
 and proxies may cache it. Public key halves only, each with its validity and status. A key is

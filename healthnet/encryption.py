@@ -1,4 +1,4 @@
-"""Field encryption for personal identifiers (DESIGN §9).
+"""Field encryption for personal identifiers (docs/design.md §9).
 
 One secret (settings.FIELD_ENCRYPTION_KEY, 32 random bytes, base64) is stretched with HKDF into two
 independent keys: an AES-256-GCM key that encrypts the value at rest, and an HMAC-SHA256 key that

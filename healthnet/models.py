@@ -1,4 +1,4 @@
-"""The network (DESIGN §2–3): institutions, departments, alliances, practitioners, residents,
+"""The network (docs/design.md §2–3): institutions, departments, alliances, practitioners, residents,
 encounters; staff users and their API tokens; the audit trail and the outbox."""
 
 from __future__ import annotations
@@ -424,7 +424,7 @@ class ApiToken(models.Model):
 
 
 class AuditEvent(models.Model):
-    """Who read or changed which record, when, from where (DESIGN §9). Append-only."""
+    """Who read or changed which record, when, from where (docs/design.md §9). Append-only."""
 
     at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(

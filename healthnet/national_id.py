@@ -117,7 +117,7 @@ def decrypt_national_id(stored: str) -> str:
 
 
 def mask_national_id(number: str) -> str:
-    """1503**********123X: region prefix and the last four, as DESIGN §3 shows."""
+    """1503**********123X: region prefix and the last four, as docs/design.md §3 shows."""
     return number[:4] + "*" * (len(number) - 8) + number[-4:]
 
 

@@ -1,4 +1,4 @@
-"""Role and scope rules (DESIGN §9): the permission catalogue and the network's predicates.
+"""Role and scope rules (docs/design.md §9): the permission catalogue and the network's predicates.
 
 The catalogue (PERMISSIONS) is the one list of what a role may do: each permission has a name, a
 description in Chinese and English, and the roles that have it. It says *what* a role may do;
@@ -167,6 +167,13 @@ PERMISSIONS: tuple[Permission, ...] = (
         "查看本团队的随访任务",
         "list one's teams' follow-ups",
         _roles(_STAFF),
+    ),
+    Permission(
+        "team.read_members",
+        "signing",
+        "查看本机构家庭医生团队的成员、负荷与履约率",
+        "read the members, load and fulfilment rate of one's institution's family-doctor teams",
+        _roles(R.INSTITUTION_ADMIN),
     ),
     Permission(
         "contract.import",

@@ -1,5 +1,5 @@
 """Key populations (重点人群) of a resident on a given day: registry tags plus the age groups,
-which are derived from the birth date because they change with time (DESIGN §3)."""
+which are derived from the birth date because they change with time (docs/design.md §3)."""
 
 from __future__ import annotations
 

@@ -161,6 +161,20 @@ def resident_related_to_institution(resident: Resident, institution_id: int | No
     return any(check(resident, institution_id) for check in RESIDENT_RELATION_CHECKS)
 
 
+def encounters_of_resident_at(
+    *, resident: Resident, institution_id: int | None
+) -> QuerySet[Encounter]:
+    """The resident's visits to one institution (what its staff may see of them: docs/design.md
+    §9), newest first, department joined. None without an institution."""
+    if institution_id is None:
+        return Encounter.objects.none()
+    return (
+        Encounter.objects.filter(resident=resident, institution_id=institution_id)
+        .select_related("department")
+        .order_by("-started_at", "-pk")
+    )
+
+
 # --- alliance memberships ------------------------------------------------------------------
 
 

@@ -12,10 +12,10 @@ class ReferralsConfig(AppConfig):
         from referrals.services import followup_recorded
         from signing.hooks import FOLLOWUP_RECORDED
 
-        # Staff of an institution may read a resident referred into or out of it (DESIGN §9).
+        # Staff of an institution may read a resident referred into or out of it (docs/design.md §9).
         if resident_concerns_institution not in RESIDENT_RELATION_CHECKS:
             RESIDENT_RELATION_CHECKS.append(resident_concerns_institution)
         # The family-doctor team's first follow-up after a downward referral closes its loop
-        # (DESIGN §4); signing calls these hooks inside the follow-up's transaction.
+        # (docs/design.md §4); signing calls these hooks inside the follow-up's transaction.
         if followup_recorded not in FOLLOWUP_RECORDED:
             FOLLOWUP_RECORDED.append(followup_recorded)

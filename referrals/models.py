@@ -1,4 +1,4 @@
-"""Two-way referrals (双向转诊, DESIGN §4): the referral, its timeline, and reserved slots.
+"""Two-way referrals (双向转诊, docs/design.md §4): the referral, its timeline, and reserved slots.
 
 The state machine itself lives in referrals/transitions.py (one table, with the states and their
 facts); the database holds the rules that concurrent requests could otherwise break: one open
@@ -145,7 +145,7 @@ class Referral(models.Model):
     recommendations = models.TextField(blank=True)
     return_to_primary_care = models.BooleanField(default=False)
 
-    # Downward referral of a signed resident: the resident agreed (DESIGN §4).
+    # Downward referral of a signed resident: the resident agreed (docs/design.md §4).
     resident_consent = models.BooleanField(default=False)
     consent_recorded_at = models.DateTimeField(null=True, blank=True)
 

@@ -158,7 +158,7 @@ def referrals_awaiting_arrival(
 
 def team_institution_of(resident: Resident) -> Institution | None:
     """The institution of the resident's family-doctor team (their current contract's), or None
-    when not signed: where a downward referral of a signed resident goes (DESIGN §4)."""
+    when not signed: where a downward referral of a signed resident goes (docs/design.md §4)."""
     contract = active_contract_for(resident)
     return contract.team.institution if contract is not None else None
 

@@ -1,4 +1,4 @@
-"""THE referral workflow table (DESIGN §4), data only: its states with their facts, and its
+"""THE referral workflow table (docs/design.md §4), data only: its states with their facts, and its
 transitions with which party (referring / receiving institution, or the system) and which staff
 roles may take each.
 

@@ -1,4 +1,4 @@
-"""Family-doctor signing (DESIGN §5): teams, service packages, contracts, follow-ups.
+"""Family-doctor signing (docs/design.md §5): teams, service packages, contracts, follow-ups.
 
 The contract state machine is one table, `signing.lifecycle.CONTRACT_LIFECYCLE`; its statuses
 (`ContractStatus`) and the ones that hold a place in a team (`ACTIVE_STATUSES`: active,
@@ -295,3 +295,81 @@ class FollowUp(models.Model):
             models.Index(fields=["contract", "due_date"]),
             models.Index(fields=["status", "due_date"]),
         ]
+
+
+# --- import jobs -------------------------------------------------------------------------------
+
+
+class ImportJobStatus(models.TextChoices):
+    QUEUED = "queued", _("排队中")
+    RUNNING = "running", _("导入中")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
+
+
+class ContractImportJob(models.Model):
+    """One upload of existing contracts, imported by a Celery task (signing.tasks): its file
+    while it waits, its progress while it runs, its counts, the first row errors and the
+    per-row error report (an XLSX in the `imports` storage) when it is done."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The uploader's institution (none for a system admin): its admins follow the job too.
+    institution = models.ForeignKey(
+        Institution, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    filename = models.CharField(max_length=200)
+    file_size = models.PositiveBigIntegerField()
+    upload = models.CharField(max_length=255, blank=True)  # storage name; "" once imported
+    status = models.CharField(
+        max_length=8, choices=ImportJobStatus.choices, default=ImportJobStatus.QUEUED
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True)  # an estimate; None: unknown
+    rows_done = models.PositiveIntegerField(default=0)
+    created = models.PositiveIntegerField(default=0)
+    unchanged = models.PositiveIntegerField(default=0)
+    follow_ups = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    errors_preview = models.JSONField(default=list, blank=True)  # the first row errors
+    report = models.CharField(max_length=255, blank=True)  # storage name of the error report
+    report_expired = models.BooleanField(default=False)
+    failure_code = models.CharField(max_length=40, blank=True)
+    failure_message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Moved on every chunk: a running job whose heartbeat stopped lost its worker.
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["institution", "created_at"]),
+            models.Index(fields=["created_by", "created_at"]),
+            models.Index(fields=["status", "updated_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="failed") | ~Q(failure_code=""),
+                name="import_job_failure_has_code",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (ImportJobStatus.DONE, ImportJobStatus.FAILED)
+
+    @property
+    def progress(self) -> float | None:
+        """Rows read ÷ the estimated rows (1 when finished; None while the total is unknown)."""
+        if self.finished:
+            return 1.0
+        if not self.rows_total:
+            return None
+        return min(self.rows_done / self.rows_total, 1.0)

@@ -1,4 +1,4 @@
-"""Who may do what with teams, contracts and follow-ups (DESIGN §9). Pure predicates.
+"""Who may do what with teams, contracts and follow-ups (docs/design.md §9). Pure predicates.
 
 Who may move a contract comes from the lifecycle table (signing.lifecycle): the user's parties
 to the contract's team (`contract_parties`) and their role, checked against the transition.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from healthnet.models import INSTITUTION_SCOPED_ROLES, User, UserRole
 from signing.lifecycle import CONTRACT_LIFECYCLE, OFFER_ACTORS, Party
-from signing.models import Contract, FamilyDoctorTeam, FollowUp
+from signing.models import Contract, ContractImportJob, FamilyDoctorTeam, FollowUp
 
 AGGREGATE_READER_ROLES = frozenset({UserRole.BUREAU, UserRole.SYSTEM_ADMIN})
 IMPORT_ROLES = frozenset({UserRole.INSTITUTION_ADMIN, UserRole.SYSTEM_ADMIN})
@@ -117,3 +117,17 @@ def can_import_into_team(user: User | None, team: FamilyDoctorTeam) -> bool:
     if user is None or user.role == UserRole.SYSTEM_ADMIN:
         return True
     return user.role == UserRole.INSTITUTION_ADMIN and team.institution_id == user.institution_id
+
+
+def can_view_import_job(user: User, job: ContractImportJob) -> bool:
+    """An import job (its progress, errors and report): the uploader, and the admins of the
+    uploader's institution."""
+    if not _is_active(user):
+        return False
+    if job.created_by_id is not None and job.created_by_id == user.pk:
+        return True
+    return (
+        user.role == UserRole.INSTITUTION_ADMIN
+        and job.institution_id is not None
+        and job.institution_id == user.institution_id
+    )

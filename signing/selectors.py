@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
@@ -24,9 +26,11 @@ from healthnet.models import (
 from healthnet.national_id import national_id_hash, parse_national_id
 from healthnet.populations import birth_date_range_for_age_population
 from healthnet.selectors import resident_related_to_institution
+from signing import permissions
 from signing.models import (
     ACTIVE_STATUSES,
     Contract,
+    ContractImportJob,
     FamilyDoctorTeam,
     FollowUp,
     FollowUpStatus,
@@ -39,6 +43,7 @@ from signing.models import (
 # One answer for what is out of the caller's scope and what does not exist (docs/design.md §9).
 CONTRACT_NOT_FOUND_MESSAGE = "签约不存在 (no such contract)"
 FOLLOW_UP_NOT_FOUND_MESSAGE = "随访任务不存在 (no such follow-up)"
+IMPORT_JOB_NOT_FOUND_MESSAGE = "导入任务不存在 (no such import job)"
 # As healthnet.selectors.resident_by_public_id answers for an unknown resident.
 RESIDENT_NOT_FOUND_MESSAGE = "居民不存在 (no such resident)"
 
@@ -97,6 +102,27 @@ def teams_visible_to(
     return _with_load(qs).order_by("code")
 
 
+def teams_worked_by(user: User) -> QuerySet[FamilyDoctorTeam]:
+    """The teams whose residents the user works with — their own teams, and for an institution
+    admin their institution's — with their load (`signed`), by code."""
+    return _with_load(FamilyDoctorTeam.objects.filter(_team_scope(user))).order_by("code")
+
+
+def teams_of_institution(institution_id: int | None) -> QuerySet[FamilyDoctorTeam]:
+    """An institution's teams with their load (`signed`) and their active members
+    (`members_active`: practitioner and home institution joined), by code."""
+    members = (
+        TeamMember.objects.filter(active=True)
+        .select_related("practitioner", "home_institution")
+        .order_by("role", "practitioner__name", "pk")
+    )
+    return (
+        _with_load(FamilyDoctorTeam.objects.filter(institution_id=institution_id))
+        .prefetch_related(Prefetch("members", queryset=members, to_attr="members_active"))
+        .order_by("code")
+    )
+
+
 def team_detail(user: User, *, code: str) -> FamilyDoctorTeam:
     team = (
         teams_visible_to(user)
@@ -134,6 +160,30 @@ def packages_catalogue() -> QuerySet[ServicePackage]:
     )
 
 
+# --- import jobs --------------------------------------------------------------------------------
+
+
+def import_jobs_visible_to(user: User) -> QuerySet[ContractImportJob]:
+    """The import jobs the user started and, for an institution admin, every job of their
+    institution (signing.permissions.can_view_import_job), newest first."""
+    scope = Q(created_by_id=user.pk)
+    if user.role == UserRole.INSTITUTION_ADMIN and user.institution_id is not None:
+        scope |= Q(institution_id=user.institution_id)
+    return (
+        ContractImportJob.objects.filter(scope)
+        .select_related("created_by")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def import_job_visible_to(user: User, public_id: uuid.UUID | str) -> ContractImportJob:
+    """One job the user may follow; 404 `import_job_not_found` for any other, as for none."""
+    job = import_jobs_visible_to(user).filter(public_id=public_id).first()
+    if job is None:
+        raise NotFound("import_job_not_found", IMPORT_JOB_NOT_FOUND_MESSAGE)
+    return job
+
+
 # --- contracts ----------------------------------------------------------------------------------
 
 
@@ -153,8 +203,13 @@ def contracts_visible_to(
     status: str | None = None,
     key_population: str | None = None,
     expiring_within_days: int | None = None,
+    overdue_followups: bool = False,
     today: dt.date | None = None,
 ) -> QuerySet[Contract]:
+    """The contracts of the user's teams (a resident: their own), soonest end first. Filters:
+    team code, status, key population (on `today`), ending within so many days (holding a
+    place), with follow-ups overdue (pending past their due date, the contract holding a
+    place)."""
     today = today or timezone.localdate()
     if user.role == UserRole.RESIDENT:
         qs = Contract.objects.filter(resident_id=user.resident_id)
@@ -172,7 +227,38 @@ def contracts_visible_to(
             status__in=ACTIVE_STATUSES,
             end_date__lte=today + dt.timedelta(days=expiring_within_days),
         )
+    if overdue_followups:
+        qs = qs.filter(
+            Exists(_overdue_followups(today).filter(contract_id=OuterRef("pk"))),
+            status__in=ACTIVE_STATUSES,
+        )
     return _contract_joins(qs).order_by("end_date", "pk")
+
+
+def _overdue_followups(today: dt.date) -> QuerySet[FollowUp]:
+    return FollowUp.objects.filter(status=FollowUpStatus.PENDING, due_date__lt=today)
+
+
+def overdue_followup_counts(contract_ids: Iterable[int], *, today: dt.date) -> dict[int, int]:
+    """Overdue follow-ups per contract (one query for a page of contracts; absent: none)."""
+    rows = (
+        _overdue_followups(today)
+        .filter(contract_id__in=list(contract_ids))
+        .values("contract_id")
+        .annotate(n=Count("pk"))
+    )
+    return {row["contract_id"]: row["n"] for row in rows}
+
+
+def contract_visible_to(user: User, public_id: uuid.UUID | str) -> Contract:
+    """One contract the user may see (signing.permissions.can_view_contract), joined as the lists
+    are; otherwise 404 `contract_not_found`, exactly as for one that does not exist."""
+    contract = _contract_joins(Contract.objects.filter(public_id=public_id)).first()
+    if contract is None or not permissions.can_view_contract(
+        user, contract, member_team_ids=member_team_ids(user)
+    ):
+        raise NotFound("contract_not_found", CONTRACT_NOT_FOUND_MESSAGE)
+    return contract
 
 
 def _population_filter(population: str, today: dt.date) -> Q:
@@ -220,7 +306,7 @@ def contract_detail(public_id) -> Contract:
 
 def active_contract_for(resident: Resident) -> Contract | None:
     """The resident's current contract (active or renewal_due) with its team and institution:
-    where a downward referral of a signed resident goes (DESIGN §4)."""
+    where a downward referral of a signed resident goes (docs/design.md §4)."""
     return (
         Contract.objects.filter(resident=resident, status__in=ACTIVE_STATUSES)
         .select_related("team", "team__institution", "team__lead")
@@ -299,6 +385,23 @@ def followup_by_public_id(public_id) -> FollowUp:
     return followup
 
 
+def followup_visible_to(user: User, public_id: uuid.UUID | str) -> FollowUp:
+    """One follow-up whose contract the user may see; otherwise 404 `follow_up_not_found`, as
+    for one that does not exist."""
+    followup = (
+        FollowUp.objects.select_related(
+            "item", "item__package", "contract", "contract__team", "contract__resident", "done_by"
+        )
+        .filter(public_id=public_id)
+        .first()
+    )
+    if followup is None or not permissions.can_view_contract(
+        user, followup.contract, member_team_ids=member_team_ids(user)
+    ):
+        raise NotFound("follow_up_not_found", FOLLOW_UP_NOT_FOUND_MESSAGE)
+    return followup
+
+
 def overdue_counts_by_team(*, today: dt.date) -> list[tuple[FamilyDoctorTeam, int]]:
     rows = (
         FollowUp.objects.filter(
@@ -327,13 +430,38 @@ class FulfilmentRate:
         return None if self.due == 0 else round(self.done_on_time / self.due, 4)
 
 
+def _fulfilment_due(qs: QuerySet[FollowUp], as_of: dt.date) -> QuerySet[FollowUp]:
+    return qs.filter(due_date__lte=as_of).exclude(status=FollowUpStatus.CANCELLED)
+
+
+def _fulfilment_figures() -> dict[str, Count]:
+    return {"due": Count("pk"), "done_on_time": Count("pk", filter=Q(done_on_time=True))}
+
+
 def _fulfilment(qs: QuerySet[FollowUp], as_of: dt.date) -> FulfilmentRate:
-    figures = (
-        qs.filter(due_date__lte=as_of)
-        .exclude(status=FollowUpStatus.CANCELLED)
-        .aggregate(due=Count("pk"), done_on_time=Count("pk", filter=Q(done_on_time=True)))
-    )
+    figures = _fulfilment_due(qs, as_of).aggregate(**_fulfilment_figures())
     return FulfilmentRate(done_on_time=figures["done_on_time"], due=figures["due"])
+
+
+def fulfilment_by_team(
+    team_ids: Iterable[int], *, as_of: dt.date | None = None
+) -> dict[int, FulfilmentRate]:
+    """team_fulfilment for several teams in one query."""
+    team_ids = list(team_ids)
+    rows = (
+        _fulfilment_due(
+            FollowUp.objects.filter(contract__team_id__in=team_ids), as_of or timezone.localdate()
+        )
+        .values("contract__team_id")
+        .annotate(**_fulfilment_figures())
+    )
+    figures = {
+        row["contract__team_id"]: FulfilmentRate(done_on_time=row["done_on_time"], due=row["due"])
+        for row in rows
+    }
+    return {
+        team_id: figures.get(team_id, FulfilmentRate(done_on_time=0, due=0)) for team_id in team_ids
+    }
 
 
 def contract_fulfilment(contract: Contract, *, as_of: dt.date | None = None) -> FulfilmentRate:

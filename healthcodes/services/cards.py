@@ -1,4 +1,4 @@
-"""Health cards and issuing codes (DESIGN §6): a card per resident with a random `sub`,
+"""Health cards and issuing codes (docs/design.md §6): a card per resident with a random `sub`,
 revocation (new card, new `sub`), dynamic and static codes, and their SVG."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ SUB_BYTES = 12
 
 
 def _new_sub() -> str:
-    """A random card pseudonym: no bit of it comes from the resident (DESIGN §6)."""
+    """A random card pseudonym: no bit of it comes from the resident (docs/design.md §6)."""
     return secrets.token_urlsafe(SUB_BYTES)
 
 

@@ -1,6 +1,6 @@
-"""The scan (DESIGN §6).
+"""The scan (docs/design.md §6).
 
-The scan runs the checks of DESIGN §6 in order: the offline verifier (prefix and length, Base45,
+The scan runs the checks of docs/design.md §6 in order: the offline verifier (prefix and length, Base45,
 CBOR, alg/kid, key, signature, lifetime) → revocation → replay → purpose policy. Every refusal is
 recorded as a ScanEvent with its reason (audit, not data) and logged, never with the code text.
 Rate-limited attempts are neither verified nor recorded, only logged: recording a flood would
@@ -44,7 +44,7 @@ logger = logging.getLogger("healthcodes.scan")
 
 # --- scanning ----------------------------------------------------------------------------------
 
-# Reason → how it is refused (DESIGN §6; config/api.py maps the kind to the HTTP status).
+# Reason → how it is refused (docs/design.md §6; config/api.py maps the kind to the HTTP status).
 REASON_MESSAGES: dict[str, str] = {
     Reason.TOO_LONG: "健康码过长 (code too long)",
     Reason.BAD_PREFIX: "不是健康码 (not a HealthNet code)",
@@ -284,7 +284,7 @@ def _mark_referrals_arrived(
     actor: User, institution_id: int, resident: Resident, purpose: str
 ) -> list[Referral]:
     """A registration or consultation scan at the receiving institution of a scheduled referral
-    marks it arrived (DESIGN §4). A referral the scanner's role may not check in is left for the
+    marks it arrived (docs/design.md §4). A referral the scanner's role may not check in is left for the
     referral office (each attempt in its own savepoint, so a refusal does not undo the scan)."""
     if purpose not in (ScanPurpose.REGISTRATION, ScanPurpose.CONSULTATION):
         return []

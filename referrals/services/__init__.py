@@ -1,4 +1,4 @@
-"""Every write of a referral (DESIGN §4).
+"""Every write of a referral (docs/design.md §4).
 
 Each transition service locks the referral row, checks the workflow table
 (referrals/transitions.py) and the actor's side and role, saves (the table's facts set the new

@@ -1,4 +1,4 @@
-"""Bulk import of existing contracts from CSV or XLSX (DESIGN §5).
+"""Bulk import of existing contracts from CSV or XLSX (docs/design.md §5).
 
 Columns (header row, any order, case-insensitive):
   national_id*, team_code*, start_date*, end_date, packages, signed_method, signed_at,
@@ -11,15 +11,22 @@ Columns (header row, any order, case-insensitive):
   in the grace period) or expired.
 
 Every bad row is reported with its row number (the header is row 1), field, code and reason;
-the good rows land. A row whose resident + team + start_date already exists is unchanged, so a
-re-import of the same file changes nothing. The rules are the services' (signing.rules, the
-one national-ID parser), so a row is refused with the code the API would answer.
+the good rows land. The errors are not all kept: each goes to `on_error` as it is found (a job's
+XLSX report, the command's CSV, streamed to disk), the report keeps the first ERRORS_KEPT and
+counts them all (issue 9 item 17).
 
-Three parts: files.py reads the file; evaluation.py decides each row through the rules (pure);
-store.py reads a chunk's facts and writes its contracts. Fast path: rows are processed in
-chunks; per chunk the teams involved are locked and counted once, residents resolved by their
-keyed national-ID hash in one query, tags and existing contracts read in one query each, and
-contracts, their packages and their follow-ups written in bulk.
+A row whose resident + team + start_date already exists is unchanged, so a re-import of the same
+file changes nothing. The rules are the services' (signing.rules, the one national-ID parser),
+so a row is refused with the code the API would answer.
+
+The parts: files.py reads the file (archive.py checks an XLSX before it is parsed, limits.py
+holds the limits); evaluation.py decides each row through the rules (pure); store.py reads a
+chunk's facts and writes its contracts; report.py writes the error report.
+
+Fast path: rows are processed in chunks; per chunk the teams involved are locked and counted
+once, residents resolved by their keyed national-ID hash in one query, tags and existing
+contracts read in one query each, and contracts, their packages and their follow-ups written in
+bulk.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from typing import IO, Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from healthnet.errors import DomainError, Forbidden
+from healthnet.errors import DomainError, Forbidden, InvalidInput
 from healthnet.models import User
 from healthnet.services import audit_record
 from signing import permissions, rules
@@ -47,14 +54,21 @@ from signing.importer.evaluation import (
     row_error,
 )
 from signing.importer.files import read_rows
+from signing.importer.limits import ERRORS_KEPT
 from signing.importer.store import chunk_facts_locked, contracts_insert
 from signing.models import FamilyDoctorTeam
 from signing.terms import catalogue_active, followup_plan, package_facts, package_terms
 
-__all__ = ["API_MAX_ERRORS", "CHUNK_SIZE", "ImportReport", "RowError", "contracts_import"]
+__all__ = [
+    "API_MAX_ERRORS",
+    "CHUNK_SIZE",
+    "ImportReport",
+    "RowError",
+    "contracts_import",
+]
 
 CHUNK_SIZE = 5000
-API_MAX_ERRORS = 1000
+API_MAX_ERRORS = ERRORS_KEPT
 
 
 @dataclass
@@ -63,15 +77,40 @@ class ImportReport:
     created: int = 0
     unchanged: int = 0
     follow_ups: int = 0
+    # The first `errors_kept` row errors, in row order; `error_count` counts them all.
     errors: list[RowError] = field(default_factory=list)
+    error_count: int = 0
+    errors_kept: int = ERRORS_KEPT
+
+    @property
+    def errors_truncated(self) -> bool:
+        return self.error_count > len(self.errors)
+
+    def add_errors(self, errors: list[RowError], sink: Callable[[RowError], None] | None) -> None:
+        """Take a chunk's errors (sorted here: chunks come in row order, so the whole stream is)."""
+        for error in sorted(errors, key=lambda e: e.row):
+            self.error_count += 1
+            if len(self.errors) < self.errors_kept:
+                self.errors.append(error)
+            if sink is not None:
+                sink(error)
 
 
 class _Importer:
-    def __init__(self, *, actor: User | None, today: dt.date, with_follow_ups: bool) -> None:
+    def __init__(
+        self,
+        *,
+        actor: User | None,
+        today: dt.date,
+        with_follow_ups: bool,
+        on_error: Callable[[RowError], None] | None,
+        keep_errors: int,
+    ) -> None:
         self.actor = actor
         self.today = today
         self.with_follow_ups = with_follow_ups
-        self.report = ImportReport()
+        self.on_error = on_error
+        self.report = ImportReport(errors_kept=keep_errors)
         self.teams = {t.code: t for t in FamilyDoctorTeam.objects.select_related("institution")}
         self.packages = catalogue_active()
         self.catalogue = Catalogue(
@@ -86,9 +125,13 @@ class _Importer:
     def may_import_into(self, team: FamilyDoctorTeam) -> bool:
         return permissions.can_import_into_team(self.actor, team)
 
-    def chunk(self, raw: list[tuple[int, dict[str, Any]]]) -> None:
+    def chunk(self, raw: list[tuple[int, dict[str, Any] | InvalidInput]]) -> None:
         parsed: list[ParsedRow] = []
+        errors: list[RowError] = []
         for number, values in raw:
+            if isinstance(values, InvalidInput):  # the file's reader could not read the row
+                errors.append(row_error(number, values))
+                continue
             try:
                 parsed.append(
                     parse_row(
@@ -100,21 +143,22 @@ class _Importer:
                     )
                 )
             except DomainError as error:
-                self.report.errors.append(row_error(number, error))
-        if not parsed:
-            return
-        for attempt in range(2):
-            try:
-                with transaction.atomic():
-                    self._write(parsed)
-                return
-            except IntegrityError:
-                # A contract signed online for one of these residents between our read and write
-                # (the one-active-contract constraint caught it): read again and re-evaluate.
-                if attempt == 1:
-                    raise
+                errors.append(row_error(number, error, values=values))
+        if parsed:
+            for attempt in range(2):
+                try:
+                    with transaction.atomic():
+                        errors.extend(self._write(parsed))
+                    break
+                except IntegrityError:
+                    # A contract signed online for one of these residents between our read and
+                    # write (the one-active-contract constraint caught it): read again and
+                    # re-evaluate.
+                    if attempt == 1:
+                        raise
+        self.report.add_errors(errors, self.on_error)
 
-    def _write(self, rows: list[ParsedRow]) -> None:
+    def _write(self, rows: list[ParsedRow]) -> list[RowError]:
         outcome = evaluate_chunk(
             rows,
             chunk_facts_locked(rows),
@@ -129,12 +173,12 @@ class _Importer:
             plan=self._plan if self.with_follow_ups else None,
         )
         # Only now, with the chunk written, does the report take this chunk's outcome.
-        self.report.errors.extend(outcome.errors)
         self.report.unchanged += outcome.unchanged
         self.report.created += len(outcome.new)
         self.report.follow_ups += follow_ups
         for resident_id, entries in outcome.added.items():
             self.seen[resident_id].extend(entries)
+        return outcome.errors
 
     def _plan(
         self, start: dt.date, end: dt.date, codes: tuple[str, ...]
@@ -156,19 +200,30 @@ def contracts_import(
     filename: str,
     today: dt.date | None = None,
     progress: Callable[[int], None] | None = None,
+    on_total: Callable[[int | None], None] | None = None,
+    on_error: Callable[[RowError], None] | None = None,
+    keep_errors: int = ERRORS_KEPT,
     chunk_size: int = CHUNK_SIZE,
     with_follow_ups: bool = True,
 ) -> ImportReport:
-    """Import a CSV/XLSX of existing contracts. `actor` None = the system (management command)."""
+    """Import a CSV/XLSX of existing contracts. `actor` None = the system (management command).
+
+    `progress` hears the rows read after each chunk, `on_total` the estimated number of rows
+    first, `on_error` every row error in row order as it is found; the report keeps the first
+    `keep_errors` of them."""
     if not permissions.can_import_contracts(actor):
         raise Forbidden(
             "forbidden", "只有机构管理员可以导入签约 (only an institution admin may import)"
         )
     importer = _Importer(
-        actor=actor, today=today or timezone.localdate(), with_follow_ups=with_follow_ups
+        actor=actor,
+        today=today or timezone.localdate(),
+        with_follow_ups=with_follow_ups,
+        on_error=on_error,
+        keep_errors=keep_errors,
     )
-    chunk: list[tuple[int, dict[str, Any]]] = []
-    for number, values in read_rows(file, filename):
+    chunk: list[tuple[int, dict[str, Any] | InvalidInput]] = []
+    for number, values in read_rows(file, filename, on_total=on_total):
         importer.report.rows += 1
         chunk.append((number, values))
         if len(chunk) >= chunk_size:
@@ -181,7 +236,6 @@ def contracts_import(
         if progress:
             progress(len(chunk))
     report = importer.report
-    report.errors.sort(key=lambda e: e.row)
     with transaction.atomic():
         audit_record(
             actor=actor,
@@ -192,7 +246,7 @@ def contracts_import(
                 "rows": report.rows,
                 "created": report.created,
                 "unchanged": report.unchanged,
-                "errors": len(report.errors),
+                "errors": report.error_count,
             },
         )
     return report

@@ -1,11 +1,12 @@
-"""Every write of family-doctor signing (DESIGN §5).
+"""Every write of family-doctor signing (docs/design.md §5).
 
 Each service validates, locks (contract → resident → team, always in that order), saves, writes
 its audit event and queues notifications through the outbox, all in one transaction. A refusal
 raises a healthnet.errors DomainError, writes nothing else, and leaves one `<action>_refused`
 audit event (written after the rollback, so attempts are on record too).
 
-teams.py, contracts.py, followups.py and periodic.py hold the services; common.py what they share.
+teams.py, contracts.py, followups.py, periodic.py and imports.py (import jobs) hold the services;
+common.py what they share.
 """
 
 from signing.services.common import Consent, SignResult
@@ -17,6 +18,12 @@ from signing.services.contracts import (
     contract_terminate,
 )
 from signing.services.followups import followup_record
+from signing.services.imports import (
+    import_job_create,
+    import_job_run,
+    import_jobs_sweep,
+    import_report_open,
+)
 from signing.services.periodic import (
     contracts_expire,
     contracts_mark_renewal_due,
@@ -36,6 +43,10 @@ __all__ = [
     "contracts_mark_renewal_due",
     "followup_record",
     "followup_reminders_send",
+    "import_job_create",
+    "import_job_run",
+    "import_jobs_sweep",
+    "import_report_open",
     "team_create",
     "team_member_add",
 ]

@@ -1,4 +1,4 @@
-"""Health codes: issue → verify, and every refusal of DESIGN §6 with its exact reason.
+"""Health codes: issue → verify, and every refusal of docs/design.md §6 with its exact reason.
 
 Plain pytest, no database. Hostile codes are built by hand with cbor2, base45 and cryptography
 (independent of the code under test) and, unless the defect under test is the signature itself,

@@ -11,6 +11,7 @@ import re
 import pytest
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, get_resolver, reverse
+from django.utils import translation
 from django.views.defaults import server_error
 
 from portal import urls as portal_urls
@@ -41,6 +42,7 @@ ALLOWED = {
     "team-followups": {"doctor", "public_health", "institution_admin"},
     "contract-import": {"institution_admin"},
     "desk-cards": WORKLIST,  # print cards, revoke them, register guardians: the desk roles
+    "institution-teams": {"institution_admin"},
     "system-home": {"system_admin"},
     "bureau-dashboard": {"bureau", "system_admin"},
     "my-code": {"resident"},
@@ -146,7 +148,10 @@ def test_an_unknown_address_answers_the_friendly_404(people):
 
 
 def test_the_500_page_renders_without_a_request_context():
-    response = server_error(RequestFactory().get("/"))
+    # In the default language: an earlier request of this worker may have left English active
+    # (LocaleMiddleware activates per request and does not reset after it).
+    with translation.override("zh-hans"):
+        response = server_error(RequestFactory().get("/"))
 
     page = response.content.decode()
     assert response.status_code == 500
@@ -195,6 +200,15 @@ def test_every_portal_view_is_guarded_by_a_page_rule():
         "desk-card-revoke": "desk-cards",
         "desk-guardian-register": "desk-cards",
         "desk-guardian-revoke": "desk-cards",
+        # the team, record and import pages' own views answer under their page's rule
+        "team-contract-sign": "team-contracts",
+        "team-contract": "team-contracts",
+        "team-contract-action": "team-contracts",
+        "team-followup-record": "team-followups",
+        "resident-record": "resident-record",
+        "contract-import-job": "contract-import",
+        "contract-import-progress": "contract-import",
+        "contract-import-report": "contract-import",
     }
     assert guarded == {**{name: name for name in ALLOWED}, **parts}
     assert get_resolver().resolve("/workbench/counters/").func.portal_page.name == "workbench"

@@ -1,6 +1,6 @@
 """A small referral network for the tests, and referrals brought to a state through the services.
 
-Network (DESIGN §2 in miniature):
+Network (docs/design.md §2 in miniature):
 - tertiary 市人民医院 (cardiology, 5 reserved slots a day; its head has a login)
 - specialist 蒙医中医医院 (redirect target)
 - district 区医院 (a member of the medical community)

@@ -1,7 +1,7 @@
 """Every state × action × (side, role): allowed moves write their timeline row; refused ones
 (409 state / 403 role / out of scope) change nothing.
 
-The expectation below is written from DESIGN §4 by hand, independently of
+The expectation below is written from docs/design.md §4 by hand, independently of
 referrals/transitions.py, so a wrong table fails here. The moves go through the one door the API
 uses (referrals.workflow.REFERRAL_WORKFLOW.run, each action with its own input schema)."""
 

@@ -1,4 +1,4 @@
-"""The contract lifecycle of DESIGN §5 through the real services: each transition and each
+"""The contract lifecycle of docs/design.md §5 through the real services: each transition and each
 refusal, with the audit event it writes and (for refusals) nothing else written."""
 
 from __future__ import annotations

@@ -74,6 +74,9 @@ RULES: dict[str, Rule] = {
     "healthcodes.scan": Rule("healthcode.scan", can_scan_healthcode),
     "signing.team_work": Rule("contract.list", _team_worker),
     "signing.import_contracts": Rule("contract.import", is_institution_staff),
+    # --- family-doctor team, resident record, institution admin (issue 10 pages 6–8) ---
+    "signing.institution_teams": Rule("team.read_members", is_institution_staff),
+    "residents.view_record": Rule("resident.read", is_institution_staff),
     "reports.view_dashboard": Rule("report.read"),
     "portal.system_admin": Rule("system.manage"),
     # --- the resident's phone and the desk's cards (issue 11) ---
@@ -109,6 +112,8 @@ PAGES: tuple[Page, ...] = (
     Page("team-followups", _("随访任务"), "signing.team_work"),
     Page("contract-import", _("签约导入"), "signing.import_contracts"),
     Page("desk-cards", _("健康卡办理"), "healthcodes.desk_cards"),
+    Page("institution-teams", _("团队与成员"), "signing.institution_teams"),
+    Page("resident-record", _("居民档案"), "residents.view_record", in_menu=False),
     Page("system-home", _("系统管理"), "portal.system_admin"),
     Page("bureau-dashboard", _("数据看板"), "reports.view_dashboard"),
     Page("my-code", _("我的健康码"), "residents.view_own_records"),

@@ -5,7 +5,16 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from portal import views
-from portal.pages import desk_cards, landing, resident, resident_records, resident_signin
+from portal.pages import (
+    desk_cards,
+    imports,
+    landing,
+    resident,
+    resident_records,
+    resident_signin,
+    residents,
+    teams,
+)
 from portal.pages.placeholders import placeholder
 
 app_name = "portal"
@@ -16,9 +25,6 @@ RESERVED = [
     ("referrals/outgoing/", "referrals-outgoing"),
     ("referrals/new/", "referral-new"),
     ("scan/", "scan-station"),
-    ("team/contracts/", "team-contracts"),
-    ("team/follow-ups/", "team-followups"),
-    ("contracts/import/", "contract-import"),
     ("system/", "system-home"),
     ("bureau/", "bureau-dashboard"),
 ]
@@ -67,4 +73,36 @@ urlpatterns = [
     path("workbench/counters/", landing.workbench_counters_partial, name="workbench-counters"),
     *(path(route, placeholder(name), name=name) for route, name in RESERVED),
     *RESIDENT_URLS,
+]
+
+# --- family-doctor team, resident record, institution admin (issue 10 pages 6–8) ---------------
+urlpatterns += [
+    path("team/contracts/", teams.team_contracts, name="team-contracts"),
+    path("team/contracts/sign/", teams.contract_sign_desk, name="team-contract-sign"),
+    path("team/contracts/<uuid:contract_id>/", teams.contract_detail, name="team-contract"),
+    path(
+        "team/contracts/<uuid:contract_id>/<slug:action>/",
+        teams.contract_action,
+        name="team-contract-action",
+    ),
+    path("team/follow-ups/", teams.team_followups, name="team-followups"),
+    path(
+        "team/follow-ups/<uuid:followup_id>/record/",
+        teams.followup_record,
+        name="team-followup-record",
+    ),
+    path("residents/<uuid:resident_id>/", residents.resident_record, name="resident-record"),
+    path("contracts/import/", imports.contract_import, name="contract-import"),
+    path("contracts/import/<uuid:job_id>/", imports.import_job, name="contract-import-job"),
+    path(
+        "contracts/import/<uuid:job_id>/progress/",
+        imports.import_job_progress,
+        name="contract-import-progress",
+    ),
+    path(
+        "contracts/import/<uuid:job_id>/report/",
+        imports.import_job_report,
+        name="contract-import-report",
+    ),
+    path("institution/teams/", imports.institution_teams, name="institution-teams"),
 ]

@@ -40,6 +40,19 @@ def _eager_celery_and_clean_cache(settings):
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _import_files_in_tmp(settings, tmp_path_factory):
+    """Import jobs keep their uploads and error reports in the `imports` storage: a temporary
+    folder per test, not var/imports."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "imports": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path_factory.mktemp("imports"))},
+        },
+    }
+
+
 def pytest_collection_modifyitems(config, items):
     from django.db import connection
 

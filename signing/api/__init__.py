@@ -5,9 +5,10 @@ scope answers 404 exactly like a missing one (signing/api/scope.py)."""
 
 from ninja import Router
 
-from signing.api import contracts, followups, teams
+from signing.api import contracts, followups, imports, teams
 
 router = Router()
 router.add_router("", teams.router)
+router.add_router("", imports.router)
 router.add_router("", contracts.router)
 router.add_router("", followups.router)

@@ -28,11 +28,11 @@ from signing.api.schemas import (
     SignOut,
 )
 from signing.api.scope import contract_in_scope, forbid
+from signing.importer.limits import MB, limit
 from signing.lifecycle import Action
+from signing.services.imports import upload_check
 
 router = Router(tags=["signing"])
-
-IMPORT_MAX_BYTES = 64 * 1024 * 1024
 
 
 class ContractIn(Schema):
@@ -97,6 +97,7 @@ def contract_list(request, filters: Query[ContractFilter]):
         status=filters.status,
         key_population=filters.key_population,
         expiring_within_days=filters.expiring_within,
+        overdue_followups=filters.overdue_followups,
     )
 
 
@@ -157,11 +158,22 @@ def contract_terminate(request, contract_id: uuid.UUID, payload: TerminateIn):
 
 @router.post("/contracts/import", response=ImportReportOut)
 def contract_import(request, file: File[UploadedFile]):
-    """Import existing contracts from CSV or XLSX. Good rows land, each bad row is reported
-    (row number, field, reason) with the code the API would answer; re-importing the same file
-    changes nothing."""
+    """Import existing contracts from CSV or XLSX within the request, for a file up to
+    SIGNING_IMPORT_SYNC_MAX_BYTES (2 MB); a larger one is an import job (`POST
+    /contracts/import-jobs`). Good rows land, each bad row is reported (row number, field,
+    reason) with the code the API would answer — the first 1,000 listed, all counted;
+    re-importing the same file changes nothing."""
     if not permissions.can_import_contracts(request.user):
         forbid("只有机构管理员可以导入签约 (only an institution admin may import)")
-    if file.size and file.size > IMPORT_MAX_BYTES:
-        raise InvalidInput("file_too_large", "文件过大 (file larger than 64 MB)", field="file")
-    return importer.contracts_import(actor=request.user, file=file, filename=file.name or "")
+    most = limit("SIGNING_IMPORT_SYNC_MAX_BYTES")
+    if (file.size or 0) > most:
+        raise InvalidInput(
+            "file_too_large",
+            f"文件超过 {most // MB} MB，请使用导入任务 POST /api/v1/contracts/import-jobs "
+            f"(files over {most // MB} MB are imported as a job)",
+            field="file",
+            limit=most,
+        )
+    name = file.name or ""
+    upload_check(filename=name, size=file.size or 0, file=file, max_bytes=most)
+    return importer.contracts_import(actor=request.user, file=file, filename=name)

@@ -13,7 +13,13 @@ from healthnet.national_id import resident_national_id_masked
 from healthnet.populations import resident_key_populations
 from signing import selectors
 from signing.importer import API_MAX_ERRORS
-from signing.models import ContractStatus, FollowUpStatus, PackageKind, TeamMemberRole
+from signing.models import (
+    ContractStatus,
+    FollowUpStatus,
+    ImportJobStatus,
+    PackageKind,
+    TeamMemberRole,
+)
 
 # --- teams and packages -------------------------------------------------------------------------
 
@@ -212,6 +218,7 @@ class ContractFilter(Schema):
     status: ContractStatus | None = None
     key_population: KeyPopulation | None = None
     expiring_within: int | None = Field(None, ge=0, le=366, description="days")
+    overdue_followups: bool = Field(False, description="only contracts with overdue follow-ups")
 
 
 class ImportErrorOut(Schema):
@@ -226,21 +233,39 @@ class ImportReportOut(Schema):
     created: int
     unchanged: int
     follow_ups: int
-    error_count: int
-    errors: list[ImportErrorOut]
+    error_count: int = Field(..., description="every bad row of the file")
+    errors: list[ImportErrorOut] = Field(..., description=f"the first {API_MAX_ERRORS}")
     errors_truncated: bool
 
-    @staticmethod
-    def resolve_error_count(obj) -> int:
-        return len(obj.errors)
+
+class ImportJobOut(Schema):
+    """An import job: its progress while it runs, its counts when done."""
+
+    id: uuid.UUID = Field(..., alias="public_id")
+    status: ImportJobStatus
+    filename: str
+    file_size: int
+    rows_total: int | None = Field(..., description="the estimated data rows; null: unknown")
+    rows_done: int
+    progress: float | None = Field(..., description="rows_done ÷ rows_total, 1 when finished")
+    created: int
+    unchanged: int
+    follow_ups: int
+    error_count: int
+    errors: list[ImportErrorOut] = Field(
+        ..., alias="errors_preview", description="the first row errors; all are in the report"
+    )
+    report_available: bool = Field(..., description="GET …/report gives the XLSX of every error")
+    report_expired: bool
+    failure_code: str
+    failure_message: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
 
     @staticmethod
-    def resolve_errors(obj) -> list:
-        return obj.errors[:API_MAX_ERRORS]
-
-    @staticmethod
-    def resolve_errors_truncated(obj) -> bool:
-        return len(obj.errors) > API_MAX_ERRORS
+    def resolve_report_available(obj) -> bool:
+        return bool(obj.report)
 
 
 # --- follow-ups ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 from django.utils import timezone
 
 from healthnet.errors import DomainError, InvalidInput
-from healthnet.national_id import national_id_hash, parse_national_id
+from healthnet.national_id import mask_national_id, national_id_hash, parse_national_id
 from signing import rules
 from signing.importer.files import cell_date, cell_text
 from signing.lifecycle import holds_place
@@ -40,11 +40,31 @@ class RowError:
     field: str
     code: str
     message: str
+    # What the row held in that column, as the error report shows it (an ID number masked).
+    value: str = ""
 
 
-def row_error(number: int, error: DomainError, *, default_field: str = "") -> RowError:
+def shown_value(column: str, values: Mapping[str, Any] | None) -> str:
+    """The row's cell in `column` for the error report: at most 200 characters, an ID number
+    masked like everywhere else (1503**********123X)."""
+    if not values or not column:
+        return ""
+    text = cell_text(values.get(column))[:200]
+    if column == "national_id" and len(text) >= 8:
+        return mask_national_id(text)
+    return text
+
+
+def row_error(
+    number: int,
+    error: DomainError,
+    *,
+    values: Mapping[str, Any] | None = None,
+    default_field: str = "",
+) -> RowError:
     name = str(error.details.get("field") or default_field)
-    return RowError(number, COLUMN_OF_FIELD.get(name, name), error.code, error.message)
+    column = COLUMN_OF_FIELD.get(name, name)
+    return RowError(number, column, error.code, error.message, shown_value(column, values))
 
 
 @dataclass(frozen=True)
@@ -68,6 +88,7 @@ class ParsedRow:
     signed_at: dt.datetime
     guardian_name: str
     guardian_relationship: str
+    values: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
 def _date(values: dict[str, Any], column: str, what: str) -> dt.date | None:
@@ -133,6 +154,7 @@ def parse_row(
         ),
         guardian_name=cell_text(values.get("guardian_name"))[:50],
         guardian_relationship=cell_text(values.get("guardian_relationship"))[:20],
+        values=values,
     )
 
 
@@ -203,6 +225,7 @@ def evaluate_chunk(
                     "national_id",
                     "resident_unknown",
                     "未找到该身份证号码的居民 (no such resident)",
+                    shown_value("national_id", row.values),
                 )
             )
             continue
@@ -218,7 +241,7 @@ def evaluate_chunk(
         try:
             new = _decide(row, resident, status, known, facts, loads, catalogue, today)
         except DomainError as error:
-            outcome.errors.append(row_error(row.number, error))
+            outcome.errors.append(row_error(row.number, error, values=row.values))
             continue
         outcome.new.append(new)
         outcome.added[resident.pk].append(Known(row.team.pk, row.start, row.end, status))

@@ -175,7 +175,10 @@ def test_a_body_that_is_not_json_stays_a_400_malformed_request(clerk_api):
 
 # --- pages past the end, on every list ----------------------------------------------------------
 
-LIST_USER_ROLE = {"/api/v1/healthcodes/scans": UserRole.INSTITUTION_ADMIN}
+LIST_USER_ROLE = {
+    "/api/v1/healthcodes/scans": UserRole.INSTITUTION_ADMIN,
+    "/api/v1/contracts/import-jobs": UserRole.INSTITUTION_ADMIN,
+}
 
 
 def paginated_list_paths() -> list[str]:

@@ -45,7 +45,8 @@ EXPECTED = {
     UserRole.REFERRAL_COORDINATOR: DESK | {"referral.create"},
     UserRole.PHARMACIST: STAFF_COMMON,
     UserRole.CLERK: DESK,
-    UserRole.INSTITUTION_ADMIN: DESK | {"healthcode.scan_log", "contract.import"},
+    UserRole.INSTITUTION_ADMIN: DESK
+    | {"healthcode.scan_log", "contract.import", "team.read_members"},
     UserRole.BUREAU: {"network.read", "team.list", "report.read"},
     UserRole.RESIDENT: {
         "network.read",

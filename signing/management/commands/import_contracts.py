@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import csv
+import contextlib
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -10,14 +10,10 @@ from tqdm import tqdm
 
 from healthnet.errors import DomainError
 from healthnet.models import User
-from signing.importer import contracts_import
+from healthnet.spreadsheets import SafeCsvWriter
+from signing.importer import RowError, contracts_import
 
-
-def _count_rows(path: Path) -> int | None:
-    if path.suffix.lower() == ".csv":
-        with path.open("rb") as handle:
-            return max(0, sum(1 for _ in handle) - 1)
-    return None
+SHOWN_ERRORS = 50
 
 
 class Command(BaseCommand):
@@ -27,7 +23,8 @@ class Command(BaseCommand):
         parser.add_argument("file")
         parser.add_argument("--user", help="import as this user (default: the system)")
         parser.add_argument(
-            "--errors-csv", help="write every bad row (row, field, code, message) here"
+            "--errors-csv",
+            help="write every bad row (row, field, code, message, value) here, as it is found",
         )
         parser.add_argument(
             "--no-follow-ups", action="store_true", help="do not generate follow-ups"
@@ -43,30 +40,47 @@ class Command(BaseCommand):
             actor = User.objects.filter(username=user).first()
             if actor is None:
                 raise CommandError(f"no such user: {user}")
-        bar = tqdm(total=_count_rows(path), unit="rows", disable=no_progress, desc="import")
-        try:
-            with path.open("rb") as handle:
-                report = contracts_import(
-                    actor=actor,
-                    file=handle,
-                    filename=path.name,
-                    progress=bar.update,
-                    with_follow_ups=not no_follow_ups,
-                )
-        except DomainError as exc:
-            raise CommandError(f"{exc.code}: {exc.message}") from None
-        finally:
-            bar.close()
+        bar = tqdm(unit="rows", disable=no_progress, desc="import")
+
+        def total(rows: int | None) -> None:
+            bar.total = rows
+            bar.refresh()
+
+        with contextlib.ExitStack() as stack:
+            on_error = None
+            if errors_csv:
+                out = stack.enter_context(open(errors_csv, "w", newline="", encoding="utf-8-sig"))
+                writer = SafeCsvWriter(out)
+                writer.writerow(["row", "field", "code", "message", "value"])
+
+                def on_error(error: RowError) -> None:
+                    writer.writerow(
+                        [error.row, error.field, error.code, error.message, error.value]
+                    )
+
+            try:
+                with path.open("rb") as handle:
+                    report = contracts_import(
+                        actor=actor,
+                        file=handle,
+                        filename=path.name,
+                        progress=bar.update,
+                        on_total=total,
+                        on_error=on_error,
+                        keep_errors=SHOWN_ERRORS,
+                        with_follow_ups=not no_follow_ups,
+                    )
+            except DomainError as exc:
+                raise CommandError(f"{exc.code}: {exc.message}") from None
+            finally:
+                bar.close()
         self.stdout.write(
             f"rows {report.rows}, created {report.created}, unchanged {report.unchanged}, "
-            f"follow-ups {report.follow_ups}, errors {len(report.errors)}"
+            f"follow-ups {report.follow_ups}, errors {report.error_count}"
         )
-        if errors_csv:
-            with open(errors_csv, "w", newline="", encoding="utf-8") as out:
-                writer = csv.writer(out)
-                writer.writerow(["row", "field", "code", "message"])
-                writer.writerows((e.row, e.field, e.code, e.message) for e in report.errors)
-        for error in report.errors[:50]:
+        for error in report.errors:
             self.stdout.write(f"  row {error.row}: {error.field}: {error.code} — {error.message}")
-        if len(report.errors) > 50:
-            self.stdout.write(f"  … {len(report.errors) - 50} more (use --errors-csv)")
+        if report.errors_truncated:
+            self.stdout.write(
+                f"  … {report.error_count - len(report.errors)} more (use --errors-csv)"
+            )

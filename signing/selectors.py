@@ -61,7 +61,7 @@ def member_team_ids(user: User | None) -> frozenset[int]:
                 practitioner_id=user.practitioner_id, active=True, team__active=True
             ).values_list("team_id", flat=True)
         )
-        user._signing_member_team_ids = cached
+        setattr(user, "_signing_member_team_ids", cached)  # noqa: B010 (not a User field)
     return cached
 
 
@@ -98,7 +98,7 @@ def teams_visible_to(
     if institution:
         qs = qs.filter(institution__code=institution)
     if district:
-        qs = qs.filter(institution__district=district)
+        qs = qs.filter(institution__district__code=district)
     return _with_load(qs).order_by("code")
 
 
@@ -116,6 +116,8 @@ def teams_of_institution(institution_id: int | None) -> QuerySet[FamilyDoctorTea
         .select_related("practitioner", "home_institution")
         .order_by("role", "practitioner__name", "pk")
     )
+    if institution_id is None:  # a user of no institution has no institution's teams
+        return FamilyDoctorTeam.objects.none()
     return (
         _with_load(FamilyDoctorTeam.objects.filter(institution_id=institution_id))
         .prefetch_related(Prefetch("members", queryset=members, to_attr="members_active"))
@@ -212,7 +214,11 @@ def contracts_visible_to(
     place)."""
     today = today or timezone.localdate()
     if user.role == UserRole.RESIDENT:
-        qs = Contract.objects.filter(resident_id=user.resident_id)
+        qs = (
+            Contract.objects.filter(resident_id=user.resident_id)
+            if user.resident_id is not None
+            else Contract.objects.none()
+        )
     else:
         visible_teams = FamilyDoctorTeam.objects.filter(_team_scope(user)).values("pk")
         qs = Contract.objects.filter(team_id__in=visible_teams)

@@ -181,7 +181,7 @@ def _contracts(
 
     residents = (
         Resident.objects.order_by("pk")
-        .values_list("pk", "public_id", "birth_date", "district", "registered_by_id")
+        .values_list("pk", "public_id", "birth_date", "district__code", "registered_by_id")
         .iterator(chunk_size=BATCH)
     )
     for resident_id, public_id, birth_date, district, registered_by_id in residents:

@@ -1,6 +1,7 @@
 """How fast is the offline health-code verifier next to the ES256 verification inside it?
 
-The target is that the whole verifier (docs/design.md §6 checks up to lifetime) keeps at least 80% of
+The target is that the whole verifier (docs/design.md §6 checks up to lifetime) keeps at least 80%
+of
 the raw ``cryptography`` ES256 verify rate: the signature has to be paid for, everything around
 it (Base45, CBOR, headers, claims) should be nearly free.
 

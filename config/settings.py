@@ -234,7 +234,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "referrals-auto-close": {"task": "referrals.tasks.referrals_auto_close", "schedule": 3600.0},
 }
 
-# Referral deadlines (docs/design.md §4), in minutes. Decision by urgency (emergency = green channel).
+# Referral deadlines (docs/design.md §4), in minutes. Decision by urgency (emergency = green
+# channel).
 REFERRAL_DEADLINES = {
     "decision": {"emergency": 30, "urgent": 4 * 60, "routine": 48 * 60},
     "booking": 7 * 24 * 60,  # accepted → scheduled, and the appointment within it

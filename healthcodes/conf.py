@@ -15,7 +15,8 @@ DEFAULTS = {
     # How long a key signs before the next one takes over, and how early the next is published.
     "HEALTHCODE_KEY_SIGNING_DAYS": 90,
     "HEALTHCODE_KEY_PUBLISH_AHEAD_DAYS": 7,
-    # Code lifetimes (docs/design.md §6): dynamic 60 s on the phone, refreshed every 30 s; static printed.
+    # Code lifetimes (docs/design.md §6): dynamic 60 s on the phone, refreshed every 30 s; static
+    # printed.
     "HEALTHCODE_DYNAMIC_LIFETIME_SECONDS": 60,
     "HEALTHCODE_DYNAMIC_REFRESH_SECONDS": 30,
     "HEALTHCODE_STATIC_LIFETIME_DAYS": 365,

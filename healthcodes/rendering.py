@@ -1,4 +1,5 @@
-"""QR symbols for health codes (docs/design.md §6): alphanumeric mode, version ≤ 10, ECC M on a screen
+"""QR symbols for health codes (docs/design.md §6): alphanumeric mode, version ≤ 10, ECC M on a
+screen
 and Q on paper.
 
 Why these settings: a version ≤ 10 symbol (57 modules across) stays readable by cheap desk

@@ -1,6 +1,7 @@
 """Offline verification of HealthNet QR health codes (docs/design.md §6).
 
-:func:`verify` needs only the published key set and a clock. It runs the checks of docs/design.md §6 up to
+:func:`verify` needs only the published key set and a clock. It runs the checks of docs/design.md
+§6 up to
 and including lifetime, in that order, and answers with the claims or one :class:`Reason`.
 Revocation, replay and purpose policy need the database, so the scan endpoint layers them on the
 returned :class:`Claims` (``sub`` for revocation, ``cti`` + ``code_type`` for replay).
@@ -273,7 +274,8 @@ def parse_cose_sign1(data: bytes) -> CoseSign1:
     return CoseSign1(protected, unprotected, payload, signature)
 
 
-# --- The checks, in docs/design.md §6 order ----------------------------------------------------------
+# --- The checks, in docs/design.md §6 order
+# ----------------------------------------------------------
 
 
 def _decode_envelope(text: str, max_length: int) -> CoseSign1:

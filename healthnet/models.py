@@ -1,4 +1,5 @@
-"""The network (docs/design.md §2–3): institutions, departments, alliances, practitioners, residents,
+"""The network (docs/design.md §2–3): institutions, departments, alliances, practitioners,
+residents,
 encounters; staff users and their API tokens; the audit trail and the outbox."""
 
 from __future__ import annotations

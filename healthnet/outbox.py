@@ -1,4 +1,5 @@
-"""The outbox (docs/design.md §10): side effects recorded in the transaction of the change, relayed later.
+"""The outbox (docs/design.md §10): side effects recorded in the transaction of the change, relayed
+later.
 
 - `outbox_enqueue` writes the message row inside the caller's transaction and, once that
   transaction commits, asks Celery to deliver it. If the broker is down the publish fails quietly

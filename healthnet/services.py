@@ -292,7 +292,8 @@ def encounter_create(
     department: Department | None = None,
 ) -> Encounter:
     """Record a visit of the resident at an institution (the base of the primary-care share of
-    visits, docs/design.md §7), with its audit row. Other apps (the health-code scan at registration)
+    visits, docs/design.md §7), with its audit row. Other apps (the health-code scan at
+    registration)
     create visits through here, never by writing the table."""
     if kind not in EncounterKind.values:
         raise InvalidInput(

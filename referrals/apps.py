@@ -12,7 +12,8 @@ class ReferralsConfig(AppConfig):
         from referrals.services import followup_recorded
         from signing.hooks import FOLLOWUP_RECORDED
 
-        # Staff of an institution may read a resident referred into or out of it (docs/design.md §9).
+        # Staff of an institution may read a resident referred into or out of it (docs/design.md
+        # §9).
         if resident_concerns_institution not in RESIDENT_RELATION_CHECKS:
             RESIDENT_RELATION_CHECKS.append(resident_concerns_institution)
         # The family-doctor team's first follow-up after a downward referral closes its loop

@@ -1,4 +1,5 @@
-"""The periodic referral jobs (docs/design.md §4): flag and escalate missed deadlines, and close completed
+"""The periodic referral jobs (docs/design.md §4): flag and escalate missed deadlines, and close
+completed
 referrals the referrer did not acknowledge in time. Both are idempotent: a second run finds
 nothing left to do, and every notification carries an outbox dedupe key.
 

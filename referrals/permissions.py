@@ -1,4 +1,5 @@
-"""Who may see and move a referral (docs/design.md §4, §9). Pure predicates over the user and the row.
+"""Who may see and move a referral (docs/design.md §4, §9). Pure predicates over the user and the
+row.
 
 Scope: staff see the referrals into and out of their own institution; a resident sees their own;
 the bureau and system admins see none (they read aggregates). Which role on which side may take

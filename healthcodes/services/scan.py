@@ -1,6 +1,7 @@
 """The scan (docs/design.md §6).
 
-The scan runs the checks of docs/design.md §6 in order: the offline verifier (prefix and length, Base45,
+The scan runs the checks of docs/design.md §6 in order: the offline verifier (prefix and length,
+Base45,
 CBOR, alg/kid, key, signature, lifetime) → revocation → replay → purpose policy. Every refusal is
 recorded as a ScanEvent with its reason (audit, not data) and logged, never with the code text.
 Rate-limited attempts are neither verified nor recorded, only logged: recording a flood would
@@ -284,7 +285,8 @@ def _mark_referrals_arrived(
     actor: User, institution_id: int, resident: Resident, purpose: str
 ) -> list[Referral]:
     """A registration or consultation scan at the receiving institution of a scheduled referral
-    marks it arrived (docs/design.md §4). A referral the scanner's role may not check in is left for the
+    marks it arrived (docs/design.md §4). A referral the scanner's role may not check in is left
+    for the
     referral office (each attempt in its own savepoint, so a refusal does not undo the scan)."""
     if purpose not in (ScanPurpose.REGISTRATION, ScanPurpose.CONSULTATION):
         return []

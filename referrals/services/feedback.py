@@ -205,7 +205,8 @@ def referral_close_loop_by_followup(
     institution_id: int | None = None,
     done_at: dt.datetime | None = None,
 ) -> list[Referral]:
-    """The family-doctor team's first follow-up after a downward referral closes it (docs/design.md §4).
+    """The family-doctor team's first follow-up after a downward referral closes it (docs/design.md
+    §4).
 
     Closes the resident's still-open downward referrals submitted before the follow-up was done
     (`done_at`, default now), to `institution_id` when given (the team's institution). Call it

@@ -1,4 +1,5 @@
-"""The contract lifecycle of docs/design.md §5: create → sign → renew / switch / expire, terminate."""
+"""The contract lifecycle of docs/design.md §5: create → sign → renew / switch / expire,
+terminate."""
 
 from __future__ import annotations
 

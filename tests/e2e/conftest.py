@@ -25,8 +25,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.test import override_settings
 from playwright.sync_api import Page, Playwright, sync_playwright
 
 from tests.e2e.support import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, CLINIC_PC
@@ -53,24 +51,6 @@ def playwright_driver(chromium_executable: Path) -> Iterator[Playwright]:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         with sync_playwright() as driver:
             yield driver
-
-
-@pytest.fixture(scope="session")
-def live_server(request: pytest.FixtureRequest):
-    """pytest-django's live server, with every response carrying the strict CSP of
-    tests/e2e/support.py (added when the server loads its middleware, at start)."""
-    from pytest_django.live_server_helper import LiveServer
-
-    address = (
-        request.config.getvalue("liveserver")
-        or os.getenv("DJANGO_LIVE_TEST_SERVER_ADDRESS")
-        or "localhost"
-    )
-    middleware = [*settings.MIDDLEWARE, "tests.e2e.support.strict_csp_middleware"]
-    with override_settings(MIDDLEWARE=middleware):
-        server = LiveServer(address)
-    yield server
-    server.stop()
 
 
 @pytest.fixture

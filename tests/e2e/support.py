@@ -1,5 +1,6 @@
-"""What browser tests share: logging in, running axe-core, checking the page fits the screen, and
-the strict Content-Security-Policy every page is served with under test.
+"""What browser tests share: logging in, running axe-core, checking the page fits the screen. Pages
+are served with production's Content-Security-Policy (healthnet/middleware.py), so a violation
+the browser reports fails the test.
 
 Import the helpers from here; the fixtures (page, live_server, clinic, …) are in conftest.py.
 """
@@ -8,12 +9,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
 from django.test import Client
 from playwright.sync_api import Page, expect
 
@@ -35,25 +34,6 @@ PASSWORD = "healthnet-demo"
 CLINIC_PC = {"width": 1366, "height": 768}
 TABLET = {"width": 1024, "height": 768}
 PHONE = {"width": 360, "height": 640}
-
-# What the hardening work will send in production (self only, no inline script or style). Until
-# its middleware lands, tests add this one, so every page is proven CSP-safe already; once
-# production sends its own header, that one is kept and tested instead.
-STRICT_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
-
-
-def strict_csp_middleware(get_response: Callable[[HttpRequest], HttpResponse]):
-    def middleware(request: HttpRequest) -> HttpResponse:
-        response = get_response(request)
-        response.headers.setdefault("Content-Security-Policy", STRICT_CSP)
-        return response
-
-    return middleware
-
 
 # --- logging in ------------------------------------------------------------------------------
 

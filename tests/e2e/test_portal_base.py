@@ -227,3 +227,14 @@ def test_everything_works_without_javascript(open_browser, base_url, clinic):
     expect(page.get_by_role("heading", level=1)).to_have_text("Workbench")
     page.get_by_role("button", name="Log out").click()
     expect(page).to_have_url(re.compile(r"/accounts/login/$"))
+
+
+def test_pages_under_test_carry_productions_content_security_policy(page, base_url, clinic):
+    """The browser tests prove pages CSP-safe only if the policy they run under is production's."""
+    from django.conf import settings
+
+    response = page.goto(f"{base_url}/accounts/login/")
+
+    assert response is not None
+    assert response.headers["content-security-policy"] == settings.CONTENT_SECURITY_POLICY
+    assert "script-src 'self';" in settings.CONTENT_SECURITY_POLICY

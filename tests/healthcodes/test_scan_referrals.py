@@ -1,4 +1,5 @@
-"""A scan at the receiving institution of a scheduled referral marks it arrived (docs/design.md §4), and
+"""A scan at the receiving institution of a scheduled referral marks it arrived (docs/design.md
+§4), and
 the scan summary shows open referrals and today's appointment to the roles that may see them."""
 
 from __future__ import annotations

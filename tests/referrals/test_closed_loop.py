@@ -1,4 +1,5 @@
-"""The closed loop end to end with the signing app (docs/design.md §4): primary → tertiary up, accepted,
+"""The closed loop end to end with the signing app (docs/design.md §4): primary → tertiary up,
+accepted,
 scheduled, arrived, completed with "return to primary care" → a downward referral to the
 resident's family-doctor team → the team's follow-up → closed."""
 

@@ -149,8 +149,9 @@ def referral_action(request: HttpRequest, referral_id: uuid.UUID, action: str) -
             )
             return detail
         return _refused(request, referral, action, form, exc, status=409)
-    except Forbidden as exc:
-        return _refused(request, referral, action, form, exc, status=403)
+    except Forbidden as exc:  # a side or role that may not: not a form to correct
+        messages.error(request, exc.message)
+        return detail
     except DomainError as exc:
         return _refused(request, referral, action, form, exc, status=422)
     messages.success(
@@ -183,5 +184,5 @@ def _refused(
     if form is None:
         messages.error(request, exc.message)
         return redirect("portal:referral-detail", referral_id=referral.public_id)
-    form.add_domain_error(exc)
+    form.add_domain_error(exc, field_of=referral_forms.FIELD_OF_CODE.get(exc.code))
     return _render(request, referral, bound=(action, form), status=status)

@@ -66,6 +66,10 @@ HINTS = {
 # A 409 that means the referral is no longer in the state the page was showing (someone else
 # moved it meanwhile): the page says so and shows the new state.
 STATE_CONFLICTS = frozenset({"transition_not_allowed"})
+# Refusals about the day chosen that the service does not tie to a field: shown at the date.
+FIELD_OF_CODE = {
+    code: {"": "date"} for code in ("slots_full", "no_reserved_slots", "reschedule_limit")
+}
 
 
 def booking_days(referral: Referral, action: str) -> list[dict[str, Any]]:

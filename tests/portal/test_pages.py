@@ -209,6 +209,9 @@ def test_every_portal_view_is_guarded_by_a_page_rule():
         "contract-import-job": "contract-import",
         "contract-import-progress": "contract-import",
         "contract-import-report": "contract-import",
+        # the referral page and its actions answer under the worklists' rule
+        "referral-detail": "referral-detail",
+        "referral-action": "referral-detail",
     }
     assert guarded == {**{name: name for name in ALLOWED}, **parts}
     assert get_resolver().resolve("/workbench/counters/").func.portal_page.name == "workbench"

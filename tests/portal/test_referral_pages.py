@@ -261,7 +261,9 @@ def test_the_referral_page_answers_403_to_roles_without_the_worklists(clinic, ro
 def test_a_referral_of_other_institutions_answers_404_like_a_missing_one(clinic):
     district = InstitutionFactory(code="wh-d-09", name="海南区医院", tier=Tier.DISTRICT)
     DepartmentFactory(institution=district)
-    outsider = UserFactory(username="d-coordinator", role=UserRole.REFERRAL_COORDINATOR, institution=district)
+    outsider = UserFactory(
+        username="d-coordinator", role=UserRole.REFERRAL_COORDINATOR, institution=district
+    )
     client = client_for(outsider)
     referral = clinic.awaiting_decision[1]
 
@@ -291,7 +293,9 @@ def test_the_page_offers_exactly_the_actions_the_table_allows(clinic, user, whic
     html = main_of(client_for(clinic.users[user]).get(f"/referrals/{referral.public_id}/"))
 
     section = html[html.index('id="actions-title"') : html.index('id="resident-title"')]
-    offered = re.findall(r"<summary>([^<]+)</summary>|<button type=\"submit\"[^>]*>([^<]+)</button>", section)
+    offered = re.findall(
+        r"<summary>([^<]+)</summary>|<button type=\"submit\"[^>]*>([^<]+)</button>", section
+    )
     titles = [a or b for a, b in offered if not (b or "").startswith("确认")]
     assert titles == buttons
     if not buttons:

@@ -104,7 +104,9 @@ def test_an_unknown_department_answers_404(net):
 
 @pytest.mark.parametrize("role", [UserRole.PHARMACIST])
 def test_a_role_that_neither_schedules_nor_refers_is_refused(net, role):
-    response = _get(api_client_for(net.user(net.tertiary, role)), department=net.cardiology.public_id)
+    response = _get(
+        api_client_for(net.user(net.tertiary, role)), department=net.cardiology.public_id
+    )
 
     assert response.status_code == 403
     assert response.json()["code"] == "referral_slots_forbidden"

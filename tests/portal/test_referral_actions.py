@@ -63,7 +63,8 @@ def test_accept_posts_then_redirects_to_the_referral_in_its_new_state(net):
     event = ReferralEvent.objects.filter(referral=referral).last()
     assert (event.action, event.actor, event.reason) == ("accept", net.office, "同意接收")
     html = main_of(client.get(response.url))
-    assert "已接收：" in html and 'id="referral-status">已接收<' in html
+    assert "已接收：" in html
+    assert 'id="referral-status">已接收<' in html
 
 
 def test_the_forms_need_the_csrf_token():
@@ -204,10 +205,12 @@ def test_complete_with_the_feedback_form_and_return_to_primary_care(net):
     referral = referral_in(net, S.ARRIVED)
     client = client_for(net.receiving_doctor)
     form = page(client, referral)
-    assert 'name="return_to_primary_care"' in form and 'name="summary"' in form
+    assert 'name="return_to_primary_care"' in form
+    assert 'name="summary"' in form
 
     refused = post(client, referral, "complete", {"summary": ""})
-    assert refused.status_code == 422 and status_of(referral) == S.ARRIVED
+    assert refused.status_code == 422
+    assert status_of(referral) == S.ARRIVED
 
     response = post(
         client,
@@ -228,7 +231,8 @@ def test_complete_with_the_feedback_form_and_return_to_primary_care(net):
     assert referral.follow_on.direction == "down"
     assert referral.follow_on.to_institution == net.primary
     html = main_of(client.get(response.url))
-    assert "冠心病，支架术后稳定" in html and "下转单" in html
+    assert "冠心病，支架术后稳定" in html
+    assert "下转单" in html
 
 
 def test_the_referrer_acknowledges_the_feedback_and_may_cancel_with_a_reason(net):
@@ -242,7 +246,8 @@ def test_the_referrer_acknowledges_the_feedback_and_may_cancel_with_a_reason(net
 
     assert status_of(completed) == S.CLOSED
     assert refused.status_code == 422
-    assert cancelled.status_code == 302 and status_of(submitted) == S.CANCELLED
+    assert cancelled.status_code == 302
+    assert status_of(submitted) == S.CANCELLED
 
 
 def test_an_action_not_allowed_to_the_role_is_refused_and_changes_nothing(net):

@@ -12,8 +12,10 @@ from django.test import Client
 from django.utils import timezone
 
 from healthnet.models import UserRole
+from referrals import services
 from referrals.models import DepartmentDaySlots
 from tests.conftest import api_client_for
+from tests.factories import ResidentFactory, UserFactory
 from tests.referrals.support import create_up, referral_in, tomorrow
 
 URL = "/api/v1/referrals/slots"
@@ -113,8 +115,6 @@ def test_a_role_that_neither_schedules_nor_refers_is_refused(net, role):
 
 
 def test_a_resident_is_refused_and_an_anonymous_caller_must_log_in(net):
-    from tests.factories import UserFactory
-
     resident = UserFactory(
         username="res", role=UserRole.RESIDENT, institution=None, resident=net.resident
     )
@@ -133,13 +133,12 @@ def test_the_openapi_document_describes_the_parameters_and_the_error_answers(net
     assert set(operation["responses"]) >= {"200", "403", "404", "422"}
 
 
-def test_the_slots_an_upward_referral_takes_show_up_as_booked(net):
+def test_the_slots_upward_referrals_take_show_up_as_booked(net):
     day = tomorrow()
-    for _ in range(2):
-        referral = create_up(net, resident=None if _ == 0 else _another(net))
-        from referrals import services
-
-        referral = services.referral_accept(referral=referral, actor=net.office)
+    for resident in (net.resident, ResidentFactory(registered_by=net.primary)):
+        referral = services.referral_accept(
+            referral=create_up(net, resident=resident), actor=net.office
+        )
         services.referral_schedule(referral=referral, actor=net.office, date=day)
 
     body = _get(
@@ -147,9 +146,3 @@ def test_the_slots_an_upward_referral_takes_show_up_as_booked(net):
     ).json()
 
     assert body["days"] == [{"date": day.isoformat(), "capacity": 5, "booked": 2, "free": 3}]
-
-
-def _another(net):
-    from tests.factories import ResidentFactory
-
-    return ResidentFactory(registered_by=net.primary)

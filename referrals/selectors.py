@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import Case, F, Prefetch, Q, QuerySet, Value, When
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from healthnet.errors import InvalidInput, NotFound
@@ -58,13 +58,13 @@ class WorklistFilters:
     department: uuid.UUID | None = None
     resident: uuid.UUID | None = None
     appointment_date: dt.date | None = None
-    # The portal's worklists put the open emergency green channel above everything else.
-    green_channel_first: bool = False
+    # The open emergency referrals (绿色通道): True only them, False all but them (the portal
+    # pins them above its list, which then keeps the index's deadline order), None either.
+    green_channel: bool | None = None
 
 
 def referrals_worklist(user: User, filters: WorklistFilters) -> QuerySet[Referral]:
-    """A worklist ordered by the nearest deadline (none last), newest first among equals; with
-    `green_channel_first`, the open emergency referrals (绿色通道) come before all of it."""
+    """A worklist ordered by the nearest deadline (none last), newest first among equals."""
     if filters.box not in (None, "", "incoming", "outgoing"):
         raise InvalidInput("box_unknown", "box 须为 incoming 或 outgoing", field="box")
     institution_id = user.institution_id
@@ -99,20 +99,16 @@ def referrals_worklist(user: User, filters: WorklistFilters) -> QuerySet[Referra
         qs = qs.filter(resident__public_id=filters.resident)
     if filters.appointment_date:
         qs = qs.filter(appointment_date=filters.appointment_date)
-    order = [F("due_at").asc(nulls_last=True), "-created_at", "-pk"]
-    if filters.green_channel_first:
-        qs = qs.annotate(
-            green_channel=Case(
-                When(
-                    urgency=ReferralUrgency.EMERGENCY,
-                    status__in=OPEN_STATUSES,
-                    then=Value(0),
-                ),
-                default=Value(1),
-            )
-        )
-        order.insert(0, "green_channel")
-    return qs.select_related(*WORKLIST_JOINS).prefetch_related(*WORKLIST_PREFETCH).order_by(*order)
+    green = Q(urgency=ReferralUrgency.EMERGENCY, status__in=OPEN_STATUSES)
+    if filters.green_channel is True:
+        qs = qs.filter(green)
+    elif filters.green_channel is False:
+        qs = qs.exclude(green)
+    return (
+        qs.select_related(*WORKLIST_JOINS)
+        .prefetch_related(*WORKLIST_PREFETCH)
+        .order_by(F("due_at").asc(nulls_last=True), "-created_at", "-pk")
+    )
 
 
 def referral_for_user(user: User, public_id: uuid.UUID) -> Referral:

@@ -11,6 +11,7 @@ its deadline countdown and an overdue badge. Audited as the API's list is.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from django.db import transaction
@@ -43,6 +44,7 @@ FILTERS = (
     "appointment_date",
 )
 LIST_FILTERS = ("status",)  # may repeat: ?status=submitted&status=accepted
+GREEN_CHANNEL_MAX = 50  # open emergencies pinned on top (a city has a handful at a time)
 
 
 def read_filters(query: QueryDict) -> tuple[WorklistFilter, list[str]]:
@@ -101,21 +103,22 @@ def worklist_row(referral: Any, now: dt.datetime) -> dict[str, Any]:
 
 def _worklist(request: HttpRequest, box: str) -> HttpResponse:
     filters, dropped = read_filters(request.GET)
-    referrals = referrals_worklist(
-        request.user,
-        WorklistFilters(
-            box=box,
-            status=filters.status,
-            direction=filters.direction,
-            urgency=filters.urgency,
-            overdue=filters.overdue,
-            department=filters.department,
-            resident=filters.resident,
-            appointment_date=filters.appointment_date,
-            green_channel_first=True,
-        ),
+    asked = WorklistFilters(
+        box=box,
+        status=filters.status,
+        direction=filters.direction,
+        urgency=filters.urgency,
+        overdue=filters.overdue,
+        department=filters.department,
+        resident=filters.resident,
+        appointment_date=filters.appointment_date,
     )
-    page = page_of(request, referrals)
+    # The open green channel on top of every page; the list below keeps the deadline order the
+    # worklist index gives (no sort over the whole box).
+    pinned = list(
+        referrals_worklist(request.user, replace(asked, green_channel=True))[:GREEN_CHANNEL_MAX]
+    )
+    page = page_of(request, referrals_worklist(request.user, replace(asked, green_channel=False)))
     with transaction.atomic():
         audit_record(
             actor=request.user,
@@ -138,7 +141,8 @@ def _worklist(request: HttpRequest, box: str) -> HttpResponse:
             "chosen_statuses": chosen_statuses,
             "dropped": dropped,
             "page": page,
-            "rows": [worklist_row(r, now) for r in page],
+            "rows": [worklist_row(r, now) for r in [*pinned, *page]],
+            "pinned": len(pinned),
             "query": query_without_page(request),
             "statuses": ReferralStatus.choices,
             "urgencies": ReferralUrgency.choices,

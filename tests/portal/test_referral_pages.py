@@ -319,3 +319,26 @@ def test_the_referral_page_query_count_does_not_grow_with_the_timeline(clinic):
     # arrived offers no clerk action: a schedule form less (its slots query), nothing more
     assert len(after) <= len(before)
     assert timezone.now()
+
+
+def test_the_green_channel_stays_on_top_of_every_page_and_leaves_it_when_closed(clinic):
+    emergency = downward(clinic, "钱国强", urgency=ReferralUrgency.EMERGENCY)
+    for n in range(25):  # 3 + 25 others: two pages below the pinned one
+        downward(clinic, f"居民{n:02d}")
+    client = client_for(clinic.users["referral_coordinator"])
+
+    second = names_listed(client.get("/referrals/incoming/?page=2"))
+    # pinned, then the last 3 of 28 by deadline (赵文博, 周海燕, 孙丽华, 居民00… on page 1)
+    assert second == ["钱国强", "居民22", "居民23", "居民24"]
+
+    referral_services.referral_cancel(
+        referral=emergency, actor=clinic.users["tertiary_doctor"], reason="患者已就近急诊"
+    )
+    first = names_listed(client.get("/referrals/incoming/"))
+    assert first[0] == "赵文博"  # overdue, nearest deadline
+    assert names_listed(client.get("/referrals/incoming/?page=2")) == [
+        "居民22",
+        "居民23",
+        "居民24",
+        "钱国强",  # cancelled: no deadline, last
+    ]

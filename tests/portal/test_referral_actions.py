@@ -295,3 +295,21 @@ def _resident(net):
     from tests.factories import ResidentFactory
 
     return ResidentFactory(registered_by=net.primary)
+
+
+def test_reschedule_after_a_no_show_offers_a_fortnight_and_books_once(net):
+    referral = referral_in(net, S.NO_SHOW)
+    client = client_for(net.office)
+    form = page(client, referral)
+    days = re.findall(r'<option value="(\d{4}-\d\d-\d\d)"', form)
+    today = timezone.localdate()
+    assert days[0] == today.isoformat()
+    assert len(days) == 14
+
+    day = today + dt.timedelta(days=3)
+    response = post(client, referral, "reschedule", {"date": day.isoformat()})
+
+    assert response.status_code == 302
+    referral.refresh_from_db()
+    assert (referral.status, referral.appointment_date) == (S.SCHEDULED, day)
+    assert referral.reschedule_count == 1

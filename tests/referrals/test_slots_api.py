@@ -146,3 +146,19 @@ def test_the_slots_upward_referrals_take_show_up_as_booked(net):
     ).json()
 
     assert body["days"] == [{"date": day.isoformat(), "capacity": 5, "booked": 2, "free": 3}]
+
+
+def test_the_worklist_api_filters_by_the_appointment_day_a_slot_was_booked_for(net):
+    """The workbench's 今日预计到达 link: `?status=scheduled&appointment_date=…`."""
+    booked = referral_in(net, "scheduled")  # tomorrow
+    api = api_client_for(net.office)
+
+    on_the_day = api.get(
+        f"/api/v1/referrals?box=incoming&status=scheduled&appointment_date={tomorrow()}"
+    )
+    other_day = api.get(f"/api/v1/referrals?box=incoming&appointment_date={timezone.localdate()}")
+    malformed = api.get("/api/v1/referrals?box=incoming&appointment_date=tomorrow")
+
+    assert [r["id"] for r in on_the_day.json()["items"]] == [str(booked.public_id)]
+    assert other_day.json()["items"] == []
+    assert malformed.status_code == 422

@@ -12,7 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from referrals.models import DepartmentDaySlots, Referral, ReferralStatus
-from tests.e2e.support import assert_axe_clean, assert_fits, login_with_form
+from tests.e2e.support import TABLET, assert_axe_clean, assert_fits, login_as, login_with_form
 
 pytestmark = pytest.mark.e2e
 
@@ -57,5 +57,34 @@ def test_a_hospital_coordinator_accepts_and_schedules_a_referral(page, base_url,
     referral = Referral.objects.get(pk=clinic.upward.pk)
     assert (referral.status, referral.appointment_date) == (ReferralStatus.SCHEDULED, day)
     assert DepartmentDaySlots.objects.get(department=clinic.cardiology, date=day).booked == 3
+    assert_fits(page)
+    assert_axe_clean(page)
+
+
+def test_without_javascript_the_gp_accepts_a_downward_referral(open_browser, base_url, clinic):
+    page = open_browser(java_script_enabled=False)  # axe and the fit check need scripts
+    login_with_form(page, base_url, clinic.users["doctor"].username)
+    page.goto(f"{base_url}/referrals/incoming/?status=submitted")
+    expect(page.locator("tbody tr")).to_have_count(2)
+    expect(page.locator("tbody tr").first).to_contain_text("超时 1 天")
+
+    page.get_by_role("link", name="孙丽华的转诊详情").click()
+    page.locator("#action-accept summary").click()  # <details> opens without a script
+    page.get_by_role("button", name="确认接收").click()
+
+    expect(page.locator("#referral-status")).to_have_text("已接收")
+    assert Referral.objects.get(pk=clinic.awaiting_decision[1].pk).status == "accepted"
+
+
+def test_the_worklist_and_the_referral_page_fit_a_tablet(open_browser, base_url, clinic):
+    page = open_browser(viewport=TABLET)
+    login_as(page, base_url, clinic.users["referral_coordinator"])
+
+    page.goto(f"{base_url}/referrals/incoming/")
+    expect(page.locator("tbody tr")).to_have_count(3)
+    assert_fits(page)
+    assert_axe_clean(page)
+    page.goto(f"{base_url}/referrals/{clinic.scheduled_today.public_id}/")
+    expect(page.locator("#referral-status")).to_have_text("已预约")
     assert_fits(page)
     assert_axe_clean(page)

@@ -9,10 +9,12 @@ from portal.pages import (
     desk_cards,
     imports,
     landing,
+    referral_new,
     resident,
     resident_records,
     resident_signin,
     residents,
+    scan_station,
     teams,
 )
 from portal.pages.placeholders import placeholder
@@ -23,8 +25,6 @@ app_name = "portal"
 RESERVED = [
     ("referrals/incoming/", "referrals-incoming"),
     ("referrals/outgoing/", "referrals-outgoing"),
-    ("referrals/new/", "referral-new"),
-    ("scan/", "scan-station"),
     ("system/", "system-home"),
     ("bureau/", "bureau-dashboard"),
 ]
@@ -105,4 +105,10 @@ urlpatterns += [
         name="contract-import-report",
     ),
     path("institution/teams/", imports.institution_teams, name="institution-teams"),
+]
+
+# --- new referral and the scan station (issue 10 pages 4 and 5) ---------------------------------
+urlpatterns += [
+    path("referrals/new/", referral_new.referral_new, name="referral-new"),
+    path("scan/", scan_station.scan_station, name="scan-station"),
 ]

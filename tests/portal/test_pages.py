@@ -253,3 +253,22 @@ def test_the_landing_pages_still_to_come_say_what_they_will_hold(people, role, h
     assert purpose in page
     assert "此页面即将上线" in page
     assert "data-counter" not in page  # no staff counters outside the staff workbench
+
+
+@pytest.mark.parametrize(
+    ("page", "role", "heading", "empty"),
+    [
+        ("referral-new", "doctor", "新建转诊", "按身份证号码查找"),
+        ("referral-new", "referral_coordinator", "新建转诊", "扫描居民健康码"),
+        ("scan-station", "clerk", "扫码台", "今日尚无扫码记录。"),
+        ("scan-station", "pharmacist", "扫码台", "今日尚无扫码记录。"),
+    ],
+)
+def test_the_new_referral_and_scan_pages_are_built_and_start_empty(
+    people, page, role, heading, empty
+):
+    html = client_for(people.users[role]).get(reverse(f"portal:{page}")).content.decode()
+
+    assert f"<h1>{heading}</h1>" in html
+    assert empty in html
+    assert "此页面即将上线" not in html

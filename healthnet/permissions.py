@@ -198,6 +198,13 @@ PERMISSIONS: tuple[Permission, ...] = (
         "create a referral from one's institution",
         _roles(R.DOCTOR, R.REFERRAL_COORDINATOR),
     ),
+    Permission(
+        "referral.read_clinical",
+        "referrals",
+        "查看本机构相关转诊单的临床信息（病情摘要、诊疗反馈）",
+        "read the clinical fields of one's institution's referrals (summary, feedback)",
+        _roles(R.DOCTOR, R.NURSE, R.PUBLIC_HEALTH, R.REFERRAL_COORDINATOR),
+    ),
 )
 
 # the portal, reports and the system

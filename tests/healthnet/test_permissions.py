@@ -38,11 +38,13 @@ DESK = STAFF_COMMON | {
     "guardianship.manage",
     "referral.worklist",
 }
+# A referral's clinical fields: clinicians and referral coordinators (docs/design.md §9).
+CLINICAL = {"referral.read_clinical"}
 EXPECTED = {
-    UserRole.DOCTOR: DESK | {"referral.create"},
-    UserRole.NURSE: DESK,
-    UserRole.PUBLIC_HEALTH: DESK,
-    UserRole.REFERRAL_COORDINATOR: DESK | {"referral.create"},
+    UserRole.DOCTOR: DESK | CLINICAL | {"referral.create"},
+    UserRole.NURSE: DESK | CLINICAL,
+    UserRole.PUBLIC_HEALTH: DESK | CLINICAL,
+    UserRole.REFERRAL_COORDINATOR: DESK | CLINICAL | {"referral.create"},
     UserRole.PHARMACIST: STAFF_COMMON,
     UserRole.CLERK: DESK,
     UserRole.INSTITUTION_ADMIN: DESK

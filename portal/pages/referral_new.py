@@ -27,7 +27,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -220,10 +220,7 @@ def _context(
 
 
 def _detail_url(public_id: uuid.UUID) -> str:
-    try:
-        return reverse("portal:referral-detail", args=[public_id])
-    except NoReverseMatch:  # the detail page is another page's work (issue 10): until it is in
-        return reverse("portal:referrals-outgoing")
+    return reverse("portal:referral-detail", args=[public_id])
 
 
 def _check(form: ReferralForm, resident: Resident, targets: list[dict[str, Any]]) -> Any:

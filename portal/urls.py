@@ -10,11 +10,13 @@ from portal.pages import (
     imports,
     landing,
     referral_detail,
+    referral_new,
     referral_worklists,
     resident,
     resident_records,
     resident_signin,
     residents,
+    scan_station,
     teams,
 )
 from portal.pages.placeholders import placeholder
@@ -23,8 +25,6 @@ app_name = "portal"
 
 # Pages still to be built: (path, name). The counters and menus already link to them.
 RESERVED = [
-    ("referrals/new/", "referral-new"),
-    ("scan/", "scan-station"),
     ("system/", "system-home"),
     ("bureau/", "bureau-dashboard"),
 ]
@@ -125,4 +125,10 @@ urlpatterns += [
         referral_detail.referral_action,
         name="referral-action",
     ),
+]
+
+# --- new referral and the scan station (issue 10 pages 4 and 5) ---------------------------------
+urlpatterns += [
+    path("referrals/new/", referral_new.referral_new, name="referral-new"),
+    path("scan/", scan_station.scan_station, name="scan-station"),
 ]

@@ -340,3 +340,21 @@ def referral_targets_suggested(
         )
     )
     return suggestions
+
+
+def reserved_slots_free(
+    department_ids: Sequence[int], *, start: dt.date, days: int
+) -> dict[int, int]:
+    """Free reserved referral slots (预留号源) of each department over `days` days from `start`:
+    a day not booked yet is free at the department's daily number (what booking would copy),
+    a booked day has its capacity less its bookings (one query)."""
+    end = start + dt.timedelta(days=days)
+    per_day = dict(
+        Department.objects.filter(pk__in=department_ids).values_list("pk", "referral_slots_per_day")
+    )
+    free = {pk: slots * days for pk, slots in per_day.items()}
+    for department_id, capacity, booked in DepartmentDaySlots.objects.filter(
+        department_id__in=department_ids, date__gte=start, date__lt=end
+    ).values_list("department_id", "capacity", "booked"):
+        free[department_id] += capacity - booked - per_day[department_id]
+    return free

@@ -276,3 +276,22 @@ def test_the_referral_page_answers_the_worklist_roles_and_403_to_the_others(peop
     answer = client.get(reverse("portal:referral-detail", args=[referral.public_id]))
 
     assert answer.status_code == (200 if role in WORKLIST else 403)
+
+
+@pytest.mark.parametrize(
+    ("page", "role", "heading", "empty"),
+    [
+        ("referral-new", "doctor", "新建转诊", "按身份证号码查找"),
+        ("referral-new", "referral_coordinator", "新建转诊", "扫描居民健康码"),
+        ("scan-station", "clerk", "扫码台", "今日尚无扫码记录。"),
+        ("scan-station", "pharmacist", "扫码台", "今日尚无扫码记录。"),
+    ],
+)
+def test_the_new_referral_and_scan_pages_are_built_and_start_empty(
+    people, page, role, heading, empty
+):
+    html = client_for(people.users[role]).get(reverse(f"portal:{page}")).content.decode()
+
+    assert f"<h1>{heading}</h1>" in html
+    assert empty in html
+    assert "此页面即将上线" not in html

@@ -101,7 +101,7 @@ def resident_death(request, resident_id: uuid.UUID, payload: ResidentDeathIn):
     return selectors.resident_by_public_id(resident_id)
 
 
-@residents_router.put("/{uuid:resident_id}/populations", response=ResidentOut)
+@residents_router.post("/{uuid:resident_id}/populations", response=ResidentOut)
 def resident_populations(request, resident_id: uuid.UUID, payload: ResidentPopulationsIn):
     """Set the resident's registry key populations from `on`: new ones are tagged from that day,
     the ones left out end the day before (their history stays). 422 `population_derived` for an

@@ -4,9 +4,11 @@
 - Contracts for TARGET_SHARE of the residents (228,800 of 560,000 at city scale), key
   populations signed at a higher rate than others; each resident goes to a team of the
   institution they are registered at (else of their district), the least loaded one with room.
-  Terms started within the last year (active or renewal_due); a share of them renewed an
-  earlier term (the previous contract, status renewed, is in the chain).
-- Follow-ups for the current contracts: those already due are mostly done (mostly on time).
+  Terms started within the last year (active or renewal_due); most of them renewed an
+  earlier term, and most of those a term before that (the chain, status renewed): coverage
+  grows over the two years the reports show rather than starting from nothing.
+- Follow-ups for the current terms and the renewed ones: those already due are mostly done
+  (mostly on time).
 - A resident who died or moved away (demo/register.py) and had signed has the contract
   terminated that day (reason died / moved away); one who left before the term would have
   started did not sign. EXPIRED_SHARE of the others let a contract expire in the last year.
@@ -76,7 +78,8 @@ from signing.terms import (
 
 TARGET_SHARE = 228_800 / 560_000  # ≈ 40.9 %
 KEY_POPULATION_RATE = 0.72  # signing rate of residents in a key population (others: lower)
-RENEWED_SHARE = 0.35  # current contracts that renewed a previous term
+RENEWED_SHARE = 0.8  # current contracts that renewed a previous term
+SECOND_TERM_SHARE = 0.6  # of those, whose previous term had renewed one too
 FOLLOWUP_DONE_RATE = 0.82  # already-due follow-ups that were done
 FOLLOWUP_ON_TIME_RATE = 0.88  # of those, done within FOLLOWUP_ON_TIME_DAYS
 EXPIRED_SHARE = 0.06  # residents not signed now whose earlier contract expired
@@ -318,10 +321,10 @@ def _contract(
         guardian_national_id_hash=(
             hashlib.sha256(f"demo-guardian:{resident_id}".encode()).hexdigest() if minor else ""
         ),
-        signed_at=dt.datetime.combine(
+        signed_at=dt.datetime.combine(  # office hours, Asia/Shanghai
             start - dt.timedelta(days=rng.randrange(3)),
             dt.time(9 + rng.randrange(8), rng.randrange(60)),
-            tzinfo=dt.UTC,
+            tzinfo=timezone.get_current_timezone(),
         ),
         source=ContractSource.DEMO,
     )
@@ -338,51 +341,68 @@ def _contract(
     return contract
 
 
+def _earlier_term(
+    rng: random.Random, contract: Contract, resident_public_id: uuid.UUID, packages, today
+) -> Contract:
+    """The term `contract` renewed: a renewal starts the day after the old term's end
+    (signing.services contract_renew), so the old term started a year earlier."""
+    old = _contract(
+        rng,
+        resident_id=contract.resident_id,
+        resident_public_id=resident_public_id,
+        team=contract.team,
+        start=years_before(contract.start_date, 1),
+        packages=packages,
+        minor=contract.signed_by == Signatory.GUARDIAN,
+        today=today,
+        status=ContractStatus.RENEWED,
+    )
+    contract.previous_contract = old
+    return old
+
+
 def _write(
     pending: list[tuple[Contract, list[ServicePackage], bool, uuid.UUID]],
     rng: random.Random,
     today: dt.date,
-) -> tuple[int, int]:
-    previous: list[Contract] = []
+) -> tuple[int, int, int]:
+    # The chains, oldest first: a renewed contract's earlier term, and for some that term's own.
+    earlier: list[Contract] = []
+    earliest: list[Contract] = []
+    terms: list[tuple[Contract, list[ServicePackage]]] = []
     for contract, packages, renewed, resident_public_id in pending:
+        terms.append((contract, packages))
         if not renewed:
             continue
-        # The term this contract renewed: a renewal starts the day after the old term's end
-        # (signing.services contract_renew), so the old term started a year earlier.
-        old = _contract(
-            rng,
-            resident_id=contract.resident_id,
-            resident_public_id=resident_public_id,
-            team=contract.team,
-            start=years_before(contract.start_date, 1),
-            packages=packages,
-            minor=contract.signed_by == Signatory.GUARDIAN,
-            today=today,
-            status=ContractStatus.RENEWED,
-        )
-        previous.append(old)
-        contract.previous_contract = old
-    objects_insert(Contract, previous)
+        old = _earlier_term(rng, contract, resident_public_id, packages, today)
+        earlier.append(old)
+        terms.append((old, packages))
+        if rng.random() < SECOND_TERM_SHARE:
+            older = _earlier_term(rng, old, resident_public_id, packages, today)
+            earliest.append(older)
+            terms.append((older, packages))
+    objects_insert(Contract, earliest)
+    for old in earlier:
+        if old.previous_contract is not None:
+            old.previous_contract_id = old.previous_contract.pk
+    objects_insert(Contract, earlier)
     for contract, *_ in pending:
         if contract.previous_contract is not None:
             contract.previous_contract_id = contract.previous_contract.pk
     objects_insert(Contract, [c for c, *_ in pending])
     through = Contract.packages.through
-    links = [
-        through(contract_id=c.pk, servicepackage_id=p.pk)
-        for c, packages, *_ in pending
-        for p in packages
-    ]
-    links += [
-        through(contract_id=c.previous_contract_id, servicepackage_id=p.pk)
-        for c, packages, *_ in pending
-        if c.previous_contract_id
-        for p in packages
-    ]
-    objects_insert(through, links)
+    objects_insert(
+        through,
+        [
+            through(contract_id=c.pk, servicepackage_id=p.pk)
+            for c, packages in terms
+            for p in packages
+        ],
+    )
     follow_ups: list[FollowUp] = []
-    for contract, packages, *_ in pending:
-        if contract.status not in ACTIVE_STATUSES:
+    for contract, packages in terms:
+        # the current terms' follow-ups, and the history of the renewed ones (all due by now)
+        if contract.status not in (*ACTIVE_STATUSES, ContractStatus.RENEWED):
             continue
         for item, due in followup_plan(contract.start_date, contract.end_date, packages):
             row = FollowUp(
@@ -406,21 +426,18 @@ def _write(
                 row.outcome = "随访完成，情况稳定" if on_time else "随访完成(延迟)"
             follow_ups.append(row)
     objects_insert(FollowUp, follow_ups)
-    events = _events(pending, previous)
+    events = _events([c for c, _ in terms])
     objects_insert(ContractEvent, events)
-    return len(pending) + len(previous), len(follow_ups), len(events)
+    return len(terms), len(follow_ups), len(events)
 
 
-def _events(
-    pending: list[tuple[Contract, list[ServicePackage], bool, uuid.UUID]],
-    previous: list[Contract],
-) -> list[ContractEvent]:
+def _events(contracts: list[Contract]) -> list[ContractEvent]:
     """Each contract's timeline from its dates: a renewed term ends at its successor's signing."""
     successor_signed = {
-        c.previous_contract_id: c.signed_at for c, *_ in pending if c.previous_contract_id
+        c.previous_contract_id: c.signed_at for c in contracts if c.previous_contract_id
     }
     rows = []
-    for contract in [*previous, *(c for c, *_ in pending)]:
+    for contract in contracts:
         for event in events_from_dates(
             status=contract.status,
             start=contract.start_date,

@@ -93,9 +93,9 @@ class ReferralNetwork:
     partners: dict[int, set[int]]  # institution pk → its current alliance partners
     team_institution_of: dict[int, int]  # resident pk → their family-doctor team's institution
     slot_capacity: dict[int, int]  # department pk → referral slots a day
-    # resident pk → (current contract pk, its start) and the basic package's first item: the
-    # follow-up that closes a downward loop
-    contract_of: dict[int, tuple[int, dt.date]] = field(default_factory=dict)
+    # resident pk → their contracts' (pk, start, end), current and renewed, and the basic
+    # package's first item: the follow-up that closes a downward loop
+    contract_of: dict[int, list[tuple[int, dt.date, dt.date]]] = field(default_factory=dict)
     followup_item_id: int | None = None
 
 
@@ -490,17 +490,18 @@ class ReferralWalker:
         )
 
     def _closing_followup(self, r: Referral, at: dt.datetime) -> FollowUp | None:
-        """The team's follow-up that closed a downward loop, on the resident's current contract
-        when it had begun by then (an unsigned resident's loop closes without one: demo/referrals
+        """The team's follow-up that closed a downward loop, on the resident's contract of that
+        day (an unsigned resident's loop closes without one: demo/referrals
         says why)."""
-        signed = self.network.contract_of.get(r.resident_id)
         item_id = self.network.followup_item_id
         day = timezone.localtime(at, self.tz).date()
-        if signed is None or item_id is None or signed[1] > day:
+        terms = self.network.contract_of.get(r.resident_id, [])
+        signed = next((pk for pk, start, end in terms if start <= day <= end), None)
+        if signed is None or item_id is None:
             return None
         return FollowUp(
             public_id=random_uuid(self.around),
-            contract_id=signed[0],
+            contract_id=signed,
             item_id=item_id,
             due_date=day,
             status=FollowUpStatus.DONE,

@@ -38,7 +38,14 @@ from healthnet.bulk import objects_insert
 from healthnet.models import Department, Encounter, Institution, Resident, Tier
 from healthnet.selectors import alliance_memberships_current
 from referrals.models import DepartmentDaySlots, Referral, ReferralDirection, ReferralEvent
-from signing.models import ACTIVE_STATUSES, Contract, FollowUp, PackageKind, ServiceItem
+from signing.models import (
+    ACTIVE_STATUSES,
+    Contract,
+    ContractStatus,
+    FollowUp,
+    PackageKind,
+    ServiceItem,
+)
 
 UP_PER_RESIDENT_YEAR = 0.05
 BATCH = 2000
@@ -97,12 +104,7 @@ def _referral_network(on: dt.date) -> ReferralNetwork:
         partners=partners,
         team_institution_of=_team_institutions(),
         slot_capacity={d.pk: d.referral_slots_per_day for d in departments},
-        contract_of={
-            resident_id: (pk, start)
-            for resident_id, pk, start in Contract.objects.filter(
-                status__in=ACTIVE_STATUSES
-            ).values_list("resident_id", "pk", "start_date")
-        },
+        contract_of=_terms(),
         followup_item_id=ServiceItem.objects.filter(package__kind=PackageKind.BASIC)
         .order_by("package__code", "code")
         .values_list("pk", flat=True)
@@ -117,6 +119,17 @@ def _team_institutions() -> dict[int, int]:
             "resident_id", "team__institution_id"
         )
     )
+
+
+def _terms() -> dict[int, list[tuple[int, dt.date, dt.date]]]:
+    """resident id → their current and renewed terms (pk, start, end): the contract a downward
+    loop's follow-up belongs to is the one of that day."""
+    terms: dict[int, list[tuple[int, dt.date, dt.date]]] = {}
+    for resident_id, pk, start, end in Contract.objects.filter(
+        status__in=[*ACTIVE_STATUSES, ContractStatus.RENEWED]
+    ).values_list("resident_id", "pk", "start_date", "end_date"):
+        terms.setdefault(resident_id, []).append((pk, start, end))
+    return terms
 
 
 class _ReferralYear:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from healthnet import permissions
 from healthnet.errors import Conflict, Forbidden, InvalidInput, NotFound
+from healthnet.hooks import RESIDENT_LEFT
 from healthnet.models import (
     AGE_DERIVED_POPULATIONS,
     Encounter,
@@ -98,6 +99,12 @@ def _end_registration(period: ResidentRegistration, *, last_day: dt.date, reason
     period.save(update_fields=["valid_to", "ended_reason"])
 
 
+def _left(resident: Resident, reason: str, actor: User | None) -> None:
+    """Tell the apps above (healthnet.hooks.RESIDENT_LEFT: signing ends the contracts)."""
+    for hook in list(RESIDENT_LEFT):
+        hook(resident, reason, actor)
+
+
 def _audit(actor: User | None, action: str, resident: Resident, details: dict) -> None:
     from healthnet.services import audit_record
 
@@ -146,6 +153,8 @@ def resident_move(
         previous = period.district_id
         reason = RegistrationEnd.MOVED_DISTRICT if district else RegistrationEnd.MOVED_AWAY
         _end_registration(period, last_day=on - DAY, reason=reason)
+        if not district:
+            _left(resident, RegistrationEnd.MOVED_AWAY, actor)
         if district:
             ResidentRegistration.objects.create(
                 resident=resident, district_id=district, valid_from=on
@@ -180,6 +189,7 @@ def resident_death_record(*, actor: User | None, resident: Resident, died_on: dt
             resident=resident, valid_to__isnull=True
         ):
             _end_tag(tag, last_day=died_on)
+        _left(resident, RegistrationEnd.DIED, actor)
         _audit(actor, "resident_death", resident, {"died_on": died_on.isoformat()})
     return resident
 

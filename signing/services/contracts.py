@@ -393,9 +393,35 @@ def contract_terminate(
             object_id=contract.public_id,
             details={"reason": reason, "from": previous, "follow_ups_cancelled": cancelled},
         )
-        if previous != ContractStatus.PENDING_SIGNATURE:
+        # (no message to a resident who has died)
+        if previous != ContractStatus.PENDING_SIGNATURE and reason != TerminationReason.DIED:
             notify_resident(
                 contract.resident,
                 f"【乌海健康】您与{contract.team.name}的家庭医生签约已解除（{TerminationReason(reason).label}）。",
             )
     return contract
+
+
+def contracts_end_for_departure(resident: Resident, reason: str, actor: User | None) -> int:
+    """Hook for healthnet.hooks.RESIDENT_LEFT: the resident died or moved away from the city, so
+    each of their contracts not yet ended (an offer, or one holding a place) is terminated with
+    that reason, by the system (the desk that recorded it need not be in the team; its audit row
+    is the death's or the move's). Runs in the caller's transaction; returns how many."""
+    ending = Contract.objects.filter(
+        resident=resident,
+        status__in=[
+            ContractStatus.PENDING_SIGNATURE,
+            ContractStatus.ACTIVE,
+            ContractStatus.RENEWAL_DUE,
+        ],
+    ).order_by("pk")
+    ended = 0
+    for contract in ending:
+        contract_terminate(
+            actor=None,
+            contract=contract,
+            reason=reason,
+            note=f"登记人: {actor.username}" if actor is not None else "",
+        )
+        ended += 1
+    return ended

@@ -26,6 +26,7 @@ from signing.selectors import (
     contract_statuses_on,
     contracts_active_on,
 )
+from tests.factories import DistrictFactory, ResidentFactory
 from tests.signing.helpers import make_team, sign
 
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -326,3 +327,64 @@ def test_the_backfill_migration_rebuilds_a_timeline_from_the_dates(
     assert contract_status_on(old, dt.date(2025, 12, 9)) == "active"
     assert contract_status_on(old, dt.date(2025, 12, 10)) == "renewal_due"
     assert contract_status_on(old, _at(2026, 1, 3, 11)) == "renewed"
+
+
+# --- a death or a move away ends the contracts (healthnet.hooks.RESIDENT_LEFT) --------------------
+
+
+def test_a_death_recorded_at_the_desk_ends_the_contract_without_messaging_the_resident(
+    adult, team, gp
+):
+    from healthnet import services as healthnet_services
+    from healthnet.models import OutboxMessage
+
+    with time_machine.travel(_at(2026, 3, 1, 10), tick=False):
+        contract = services.contract_create(actor=gp, resident=adult, team=team, package_codes=[])
+        sign(contract, gp)
+    with time_machine.travel(_at(2026, 6, 2, 10), tick=False):
+        healthnet_services.resident_death_record(
+            actor=gp, resident=adult, died_on=dt.date(2026, 6, 1)
+        )
+    contract.refresh_from_db()
+    assert (contract.status, contract.terminated_reason) == ("terminated", "died")
+    assert _timeline(contract)[-1] == ("terminate", "active", "terminated")
+    assert contract_status_on(contract, dt.date(2026, 6, 1)) == "active"
+    assert contract_status_on(contract, dt.date(2026, 6, 2)) == "terminated"
+    assert not OutboxMessage.objects.filter(body__contains="已解除").exists()
+
+
+def test_moving_away_ends_the_contract_and_moving_district_does_not(adult, minor, team, gp):
+    from healthnet import services as healthnet_services
+    from healthnet.models import ResidentRegistration
+
+    with time_machine.travel(_at(2026, 3, 1, 10), tick=False):
+        contracts = []
+        for resident in (adult, minor):
+            ResidentRegistration.objects.create(
+                resident=resident, district_id=resident.district_id, valid_from=dt.date(2020, 1, 1)
+            )
+            contract = services.contract_create(
+                actor=gp, resident=resident, team=team, package_codes=[]
+            )
+            contracts.append(contract)
+        sign(contracts[0], gp)  # the minor's offer stays pending
+    with time_machine.travel(_at(2026, 6, 2, 10), tick=False):
+        healthnet_services.resident_move(actor=gp, resident=adult, on=dt.date(2026, 6, 1))
+        healthnet_services.resident_move(actor=None, resident=minor, on=dt.date(2026, 6, 1))
+    for contract in contracts:
+        contract.refresh_from_db()
+        assert (contract.status, contract.terminated_reason) == ("terminated", "moved_away")
+    # a move to another district of the city keeps the team
+    with time_machine.travel(_at(2026, 6, 3, 10), tick=False):
+        fresh = ResidentFactory(registered_by=team.institution, district="haibowan")
+        ResidentRegistration.objects.create(
+            resident=fresh, district_id="haibowan", valid_from=dt.date(2020, 1, 1)
+        )
+        kept = services.contract_create(actor=gp, resident=fresh, team=team, package_codes=[])
+        sign(kept, gp)
+        DistrictFactory(code="wuda")
+        healthnet_services.resident_move(
+            actor=gp, resident=fresh, on=dt.date(2026, 6, 3), district="wuda"
+        )
+    kept.refresh_from_db()
+    assert kept.status == "active"

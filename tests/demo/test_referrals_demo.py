@@ -83,7 +83,8 @@ def test_demo_year_follows_the_table_and_runs_once(net):
             assert (visit.kind, visit.admitted_at) == ("outpatient", None)
     assert not Referral.objects.filter(arrived_at__isnull=True, encounter__isnull=False).exists()
     settings = dict(Referral.objects.values_list("care_setting").annotate(n=Count("pk")))
-    assert settings["inpatient"] > 0 and settings["outpatient"] > settings["inpatient"]
+    assert settings["inpatient"] > 0
+    assert settings["outpatient"] > settings["inpatient"]
     assert counts["referral_encounters"] == Encounter.objects.count()
 
     # a second run adds nothing

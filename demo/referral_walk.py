@@ -291,8 +291,9 @@ class ReferralWalker(AroundReferral):
             return self._finish(walk)
         r.decided_at = at
         if r.direction == ReferralDirection.DOWN:
-            # the family-doctor team picks the resident up: its first follow-up closes the loop
-            at = at + dt.timedelta(days=rng.uniform(2, 20))
+            # the family-doctor team picks the resident up: its first follow-up closes the loop,
+            # about half of them within the 3 days after submission, some weeks later
+            at = at + dt.timedelta(days=0.3 + 12 * rng.random() ** 3)
             if self._step(walk, Action.CLOSE_LOOP, at, "家庭医生团队已随访"):
                 r.closed_at = at
                 walk.closing_followup = self._closing_followup(r, at)

@@ -86,6 +86,11 @@ def test_demo_year_follows_the_table_and_runs_once(net):
     assert settings["inpatient"] > 0
     assert settings["outpatient"] > settings["inpatient"]
     assert counts["referral_encounters"] == Encounter.objects.count()
+    # the team follows a downward referral up within 3 days of its submission about half the time
+    closed_down = Referral.objects.filter(direction="down", status="closed")
+    quick = [r.closed_at - r.submitted_at <= dt.timedelta(days=3) for r in closed_down]
+    assert any(quick)
+    assert not all(quick)
 
     # a second run adds nothing
     assert generate_referrals(seed=3, today=TODAY, log=lambda _: None) == {

@@ -11,7 +11,7 @@
   (mostly on time).
 - A resident who died or moved away (demo/register.py) and had signed has the contract
   terminated that day (reason died / moved away); one who left before the term would have
-  started did not sign. EXPIRED_SHARE of the others let a contract expire in the last year.
+  started did not sign. EXPIRED_SHARE of the others let a contract expire in the last two years.
 - Every contract's dated timeline (ContractEvent: signing, renewal notice, renewal, expiry,
   termination) from its dates, on the days the services and the periodic jobs would have moved
   it (signing.history.events_from_dates).
@@ -256,7 +256,7 @@ def _contracts(
         if rng.random() >= (key_rate if populations else other_rate):
             if left is None and rng.random() < EXPIRED_SHARE:
                 # an earlier term that ended over a month ago and was not renewed: expired
-                start = today - dt.timedelta(days=397 + rng.randrange(300))
+                start = today - dt.timedelta(days=397 + rng.randrange(700))
             else:
                 continue
         if left is not None and left[0] < start:

@@ -144,7 +144,11 @@ def resident_move(
         _alive_check(resident)
         period = _open_registration(resident)
         if period is None:
-            raise Conflict("not_registered", "该居民已不在本市登记 (the resident has moved away)")
+            if not district:
+                raise Conflict(
+                    "not_registered", "该居民已不在本市登记 (the resident has moved away)"
+                )
+            return _move_back(actor, resident, on=on, district=district)
         _day_check(on, field="on", not_before=period.valid_from)
         if district == period.district_id:
             raise InvalidInput(
@@ -167,6 +171,22 @@ def resident_move(
             resident,
             {"on": on.isoformat(), "from": previous, "to": district or "away"},
         )
+    return resident
+
+
+def _move_back(actor: User | None, resident: Resident, *, on: dt.date, district: str) -> Resident:
+    """A resident who had moved away comes back (迁回): a new period from `on`, after the last."""
+    last_day = (
+        ResidentRegistration.objects.filter(resident=resident)
+        .order_by("-valid_to")
+        .values_list("valid_to", flat=True)
+        .first()
+    )
+    _day_check(on, field="on", not_before=last_day + DAY if last_day else None)
+    ResidentRegistration.objects.create(resident=resident, district_id=district, valid_from=on)
+    resident.district_id = district
+    resident.save(update_fields=["district", "updated_at"])
+    _audit(actor, "resident_move", resident, {"on": on.isoformat(), "from": "away", "to": district})
     return resident
 
 

@@ -47,7 +47,7 @@ def _bound(at: dt.date | dt.datetime) -> dict[str, dt.datetime]:
         if timezone.is_naive(at):
             raise ValueError("contract timeline: pass an aware datetime")
         return {"at__lte": at}
-    tz = timezone.get_current_timezone()
+    tz = timezone.get_default_timezone()
     return {"at__lt": dt.datetime.combine(at + dt.timedelta(days=1), dt.time.min, tzinfo=tz)}
 
 
@@ -121,7 +121,7 @@ class PlannedEvent:
 
 
 def local_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_current_timezone())
+    return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_default_timezone())
 
 
 def renewal_due_day(end: dt.date) -> dt.date:

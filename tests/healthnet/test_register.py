@@ -131,8 +131,15 @@ def test_moving_away_ends_the_register_the_day_before(clerk, resident):
     assert _registered(D(2026, 4, 30)) == {"haibowan": 1}
     assert _registered(D(2026, 5, 1)) == {}
     with pytest.raises(Conflict) as refusal:
-        services.resident_move(actor=clerk, resident=resident, on=D(2026, 6, 1), district="wuda")
+        services.resident_move(actor=clerk, resident=resident, on=D(2026, 6, 1))
     assert refusal.value.code == "not_registered"
+    # coming back: on a district's register again, not before the day after the last period
+    with pytest.raises(InvalidInput):
+        services.resident_move(actor=clerk, resident=resident, on=D(2026, 4, 30), district="wuda")
+    services.resident_move(actor=clerk, resident=resident, on=D(2026, 6, 1), district="wuda")
+    assert _periods(resident)[-1] == ("wuda", D(2026, 6, 1), None, "")
+    assert _registered(D(2026, 5, 31)) == {}
+    assert _registered(D(2026, 6, 1)) == {"wuda": 1}
 
 
 def test_a_move_on_the_day_a_period_began_replaces_it(clerk, resident):

@@ -82,9 +82,10 @@ def _resident_to_update(user: User, resident_id: uuid.UUID) -> Resident:
 
 @residents_router.post("/{uuid:resident_id}/move", response=ResidentOut)
 def resident_move(request, resident_id: uuid.UUID, payload: ResidentMoveIn):
-    """Record a move to another district (on that district's register from `on`) or away from
-    the city (`district` empty). 409 `resident_deceased` / `not_registered`; 422 `same_district`,
-    `district_unknown`, `date_in_future`, `date_too_early`."""
+    """Record a move to another district (on that district's register from `on`), away from
+    the city (`district` empty), or back to the city after moving away (`district` given).
+    409 `resident_deceased` / `not_registered`; 422 `same_district`, `district_unknown`,
+    `date_in_future`, `date_too_early`."""
     resident = _resident_to_update(request.user, resident_id)
     services.resident_move(
         actor=request.user, resident=resident, on=payload.on, district=payload.district

@@ -3,7 +3,8 @@
 Each bench/bench_*.py module exposes `run(**kwargs) -> dict` returning
 {"title": str, "rows": [(figure, value, unit, note)], "notes": [str]}. Benchmarks are not
 tests: they print figures and never fail on a time. Pick some with `bench/run.py verifier scan`.
-Slow ones take arguments from the environment (BENCH_RESIDENTS=560000, BENCH_REFERRALS=100000).
+Slow ones take arguments from the environment (BENCH_RESIDENTS=560000, BENCH_REFERRALS=100000,
+BENCH_PORTAL_RESIDENTS=20000, BENCH_PORTAL_REFERRALS=20000).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-ORDER = ["verifier", "generate", "signing", "referrals", "scan", "resident_code"]
+ORDER = ["verifier", "generate", "signing", "referrals", "scan", "resident_code", "portal"]
 
 
 def available() -> list[str]:
@@ -149,6 +150,14 @@ HEADLINES = {
             f"{figure(r, 'new code each poll: p50 / p95').split(' / ')[1]} ms /"
             f" {figure(r, 'bytes per refresh (gzip, on the wire)'):,} B",
             "issue 11",
+        )
+    ],
+    "portal": lambda r: [
+        (
+            "portal referral worklist / referral page, server p50 / p95",
+            f"{figure(r, 'incoming worklist, page 1: p50 / p95')} /"
+            f" {figure(r, 'referral page, submitted: p50 / p95')} ms",
+            "issue 10",
         )
     ],
 }

@@ -13,9 +13,18 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from healthnet.models import Department, Institution, Resident, Tier, is_higher_tier
+from demo.referral_rows import AroundReferral
+from healthnet.models import (
+    Department,
+    Encounter,
+    Institution,
+    Resident,
+    Tier,
+    is_higher_tier,
+)
 from referrals.models import (
     OPEN_STATUSES,
+    CareSetting,
     Referral,
     ReferralDirection,
     ReferralStatus,
@@ -23,6 +32,7 @@ from referrals.models import (
     RejectionReason,
 )
 from referrals.transitions import ESCALATING_STATUSES, Action, set_due, transition_for
+from signing.models import FollowUp
 
 S = ReferralStatus
 
@@ -47,7 +57,12 @@ DOWN_REASONS = [
 ]
 
 
-@dataclass
+# Upward referrals more often admitted: chest pain, stroke, GI bleeding, COPD, joint surgery.
+INPATIENT_REASONS = frozenset({"I20.0", "I63.9", "K92.2", "J44.1", "M17.1"})
+INPATIENT_SHARE_UP = {True: 0.7, False: 0.12}  # keyed by "a reason usually admitted"
+INPATIENT_SHARE_DOWN = 0.55  # own downward referrals: patients discharged down
+
+
 @dataclass
 class Walk:
     """A referral's timeline being built: rows of (action, from, to, at, reason, details)."""
@@ -58,6 +73,12 @@ class Walk:
     child_walk: Walk | None = None
     child_kind: str = ""
     stall_at: str = ""  # the action nobody took: the referral waits there, overdue
+    # Rows to write with it (demo/referrals.py): the visit its arrival opened (linked), the stay
+    # an inpatient downward referral was discharged from (not linked), the team's follow-up
+    # that closed a downward loop (linked).
+    encounter: Encounter | None = None
+    source_stay: Encounter | None = None
+    closing_followup: FollowUp | None = None
     slot: tuple[int, dt.date] | None = None  # the (department, day) slot it holds, if booked
 
 
@@ -72,13 +93,23 @@ class ReferralNetwork:
     partners: dict[int, set[int]]  # institution pk → its current alliance partners
     team_institution_of: dict[int, int]  # resident pk → their family-doctor team's institution
     slot_capacity: dict[int, int]  # department pk → referral slots a day
+    # resident pk → their contracts' (pk, start, end), current and renewed, and the basic
+    # package's first item: the follow-up that closes a downward loop
+    contract_of: dict[int, list[tuple[int, dt.date, dt.date]]] = field(default_factory=dict)
+    followup_item_id: int | None = None
 
 
-class ReferralWalker:
+class ReferralWalker(AroundReferral):
     """Builds the walks of one demo year; keeps the booked slots and the open referrals (one
     per resident, target department and direction) across them."""
 
-    def __init__(self, network: ReferralNetwork, rng: random.Random, now: dt.datetime) -> None:
+    def __init__(
+        self,
+        network: ReferralNetwork,
+        rng: random.Random,
+        now: dt.datetime,
+        around_rng: random.Random | None = None,
+    ) -> None:
         self.network = network
         self.institutions = network.institutions
         self.departments_of = network.departments_of
@@ -88,6 +119,9 @@ class ReferralWalker:
         self.team_institution_of = network.team_institution_of
         self.slot_capacity = network.slot_capacity
         self.rng = rng
+        # Care settings and the rows around a referral draw from their own stream: the walks
+        # themselves stay what they were.
+        self.around = around_rng or random.Random(0)  # noqa: S311 - reproducible demo data
         self.now = now
         self.tz = timezone.get_current_timezone()
         self.booked: Counter[tuple[int, dt.date]] = Counter()
@@ -127,6 +161,11 @@ class ReferralWalker:
             else ReferralUrgency.ROUTINE
         )
         reason, criteria = self.rng.choice(reasons)
+        if direction == ReferralDirection.UP:
+            admitted = urgency == ReferralUrgency.EMERGENCY or reason in INPATIENT_REASONS
+            inpatient = self.around.random() < INPATIENT_SHARE_UP[admitted]
+        else:
+            inpatient = self.around.random() < INPATIENT_SHARE_DOWN
         referral = self._new(
             resident=resident,
             direction=direction,
@@ -138,8 +177,11 @@ class ReferralWalker:
             reason=reason,
             criteria=criteria,
             at=at,
+            inpatient=inpatient,
         )
         walk = Walk(referral)
+        if inpatient and direction == ReferralDirection.DOWN:
+            walk.source_stay = self._stay(referral, source, at)
         if at > self.now - dt.timedelta(days=30) and self.rng.random() < 0.2:
             walk.stall_at = self.rng.choice(
                 [Action.ACCEPT, Action.ACCEPT, Action.SCHEDULE, Action.ARRIVE, Action.COMPLETE]
@@ -168,10 +210,11 @@ class ReferralWalker:
         return self.rng.choice(departments) if departments else None
 
     def _new(self, *, resident, direction, source, source_department, target, department,
-             urgency, reason, criteria, at) -> Referral:  # fmt: skip
+             urgency, reason, criteria, at, inpatient=False) -> Referral:  # fmt: skip
         return Referral(
             resident=resident,
             direction=direction,
+            care_setting=CareSetting.INPATIENT if inpatient else CareSetting.OUTPATIENT,
             from_institution=source,
             from_department=source_department,
             to_institution=target,
@@ -250,10 +293,12 @@ class ReferralWalker:
             return self._finish(walk)
         r.decided_at = at
         if r.direction == ReferralDirection.DOWN:
-            # the family-doctor team picks the resident up: its first follow-up closes the loop
-            at = at + dt.timedelta(days=rng.uniform(2, 20))
+            # the family-doctor team picks the resident up: its first follow-up closes the loop,
+            # about half of them within the 3 days after submission, some weeks later
+            at = at + dt.timedelta(days=0.3 + 12 * rng.random() ** 3)
             if self._step(walk, Action.CLOSE_LOOP, at, "家庭医生团队已随访"):
                 r.closed_at = at
+                walk.closing_followup = self._closing_followup(r, at)
             return self._finish(walk)
         scheduled_at = at + self._hours(1, 60)
         day = self._book(walk, scheduled_at, Action.SCHEDULE)
@@ -291,7 +336,12 @@ class ReferralWalker:
         if not self._step(walk, Action.ARRIVE, arrived):
             return self._finish(walk)
         r.arrived_at = arrived
-        completed = arrived + self._hours(2, 90)  # some past the 3-day feedback deadline
+        inpatient = r.care_setting == CareSetting.INPATIENT
+        # some past the 3-day feedback deadline; an inpatient's feedback comes at discharge
+        completed = arrived + (
+            dt.timedelta(hours=24 + self.rng.random() * 196) if inpatient else self._hours(2, 90)
+        )
+        walk.encounter = self._arrival(r, arrived, completed if inpatient else None)
         if not self._step(walk, Action.COMPLETE, completed, "诊疗小结 (demo summary)"):
             return self._finish(walk)
         r.completed_at = completed
@@ -390,6 +440,7 @@ class ReferralWalker:
             reason="return_to_primary_care",
             criteria=[],
             at=at,
+            inpatient=r.care_setting == CareSetting.INPATIENT,
         )
         child = Walk(follow_on)
         walk.child, walk.child_walk, walk.child_kind = follow_on, child, "follow_on"

@@ -1,6 +1,7 @@
 """Encounters over the 12 months before `today`: outpatient ≫ emergency > inpatient, about 60 %
 of visits at primary institutions (the bureau's 基层就诊率), mostly in the resident's district,
-more often for the old, the very young and the chronically ill."""
+more often for the old, the very young and the chronically ill; a growing share registered by
+scanning the health code (source "scan"); inpatient stays admitted and discharged."""
 
 from __future__ import annotations
 
@@ -24,6 +25,11 @@ from healthnet.bulk import rows_writer
 from healthnet.models import Encounter, EncounterKind
 
 SOURCE = "demo"
+# Registrations made by scanning the health code (the scan opens the visit with source "scan",
+# healthcodes.services.scan): a share of outpatient and emergency visits growing over the year
+# as the code is adopted. Decided from the visit's (random) public id: no extra draw.
+SCAN_SOURCE = "scan"
+SCAN_SHARE_FROM, SCAN_SHARE_TO = 0.25, 0.55
 LOCAL_OFFSET = dt.timedelta(hours=8)  # Asia/Shanghai has no daylight saving
 
 # Kind mix and, per kind, the chance that the visit is at a primary institution. Outpatient care
@@ -194,6 +200,10 @@ def generate_encounters(
                 home = cohort.home[offset]
                 elderly = cohort.age[offset] >= 65
                 tags = cohort.tags[offset]
+                # Only while on the register (demo/register.py): the draws are made either way.
+                first = _local_midnight(cohort.registered_from[offset])
+                left = cohort.left_on[offset]
+                last = _local_midnight(left + 1) if left else now_cutoff
                 for _ in range(visits):
                     draw = rand()
                     if draw < INPATIENT_SHARE[elderly]:
@@ -213,7 +223,8 @@ def generate_encounters(
                         tags,
                     )
                     table = departments[index][kind]
-                    started = days[day_pick.pick(rand())]
+                    day_index = day_pick.pick(rand())
+                    started = days[day_index]
                     if kind == outpatient:
                         started += dt.timedelta(seconds=_clinic_seconds(rand))
                         ended = started + dt.timedelta(minutes=10 + int(rand() * 50))
@@ -226,21 +237,38 @@ def generate_encounters(
                         ended = started + dt.timedelta(days=stay)
                         if ended >= now_cutoff:
                             ended = None  # still in hospital
+                    public_id = random_uuid_hex(rng)
+                    department_id = table.pick(rand()) if table else None
+                    if not first <= started < last:
+                        continue
+                    stay = kind == inpatient
+                    scanned = not stay and int(public_id[:4], 16) < 65536 * (
+                        SCAN_SHARE_FROM + (SCAN_SHARE_TO - SCAN_SHARE_FROM) * day_index / 365
+                    )
                     write(
-                        public_id=random_uuid_hex(rng),
+                        public_id=public_id,
                         resident_id=resident_id,
                         institution_id=institution_ids[index],
-                        department_id=table.pick(rand()) if table else None,
+                        department_id=department_id,
                         kind=kind,
                         started_at=started,
                         ended_at=ended,
-                        source=SOURCE,
+                        # an inpatient stay: admitted on arrival, discharged when it ended
+                        admitted_at=started if stay else None,
+                        discharged_at=ended if stay else None,
+                        source=SCAN_SOURCE if scanned else SOURCE,
                     )
-                written += visits
+                    written += 1
             if offset % 5000 == 4999:
                 progress(5000)
     progress(cohort.count % 5000)
     return written
+
+
+def _local_midnight(ordinal: int) -> dt.datetime:
+    """The UTC instant of local midnight starting the day of this ordinal."""
+    day = dt.date.fromordinal(ordinal)
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) - LOCAL_OFFSET
 
 
 def _clinic_seconds(rand: Callable[[], float]) -> int:

@@ -4,6 +4,10 @@ the network cannot import them (docs/architecture.md, the app order).
 RESIDENT_CARD_CURRENT: callables `(resident) -> card | None` giving the resident's current health
 card (an object with `public_id` and `issued_at`). The health-code app registers its selector;
 `GET /api/v1/auth/me` shows a resident their card through it, so an app can revoke a lost one.
+
+RESIDENT_LEFT: callables `(resident, reason, actor) -> None` called inside the transaction that
+records a resident's death (reason "died") or move away from the city ("moved_away")
+(healthnet.register). The signing app ends the resident's contracts through it.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 from healthnet.models import Resident
 
 RESIDENT_CARD_CURRENT: list[Callable[[Resident], Any]] = []
+RESIDENT_LEFT: list[Callable[[Resident, str, Any], None]] = []
 
 
 def resident_card_current(resident: Resident) -> Any:

@@ -286,6 +286,9 @@ class Resident(models.Model):
         on_delete=models.PROTECT,
         related_name="registered_residents",
     )
+    # The day of death (a death recorded by healthnet.services.resident_death_record, which also
+    # ends the resident's registration and tags that day). None: alive, as far as is known.
+    died_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -299,23 +302,6 @@ class Resident(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class ResidentPopulationTag(models.Model):
-    """A registry-based key-population tag (hypertension, TB, ...). Age-based ones are derived."""
-
-    resident = models.ForeignKey(Resident, on_delete=models.CASCADE, related_name="population_tags")
-    population = models.CharField(max_length=24, choices=KeyPopulation.choices)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["resident", "population"], name="resident_tag_unique"),
-            models.CheckConstraint(
-                condition=~Q(population__in=["elderly_65", "child_0_6"]),
-                name="resident_tag_not_age_derived",
-            ),
-        ]
-        indexes = [models.Index(fields=["population", "resident"])]
 
 
 class EncounterKind(models.TextChoices):
@@ -336,6 +322,11 @@ class Encounter(models.Model):
     kind = models.CharField(max_length=12, choices=EncounterKind.choices)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
+    # An inpatient stay (住院): admitted (the encounter is then of kind inpatient) and discharged
+    # (出院, which also ends the encounter). Written by healthnet.services.inpatient_admit and
+    # inpatient_discharge; the discharges are the denominator of the inpatient downward share.
+    admitted_at = models.DateTimeField(null=True, blank=True)
+    discharged_at = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=16, default="manual")
 
     class Meta:
@@ -343,11 +334,22 @@ class Encounter(models.Model):
             models.Index(fields=["institution", "started_at"]),
             models.Index(fields=["resident", "started_at"]),
             models.Index(fields=["started_at"]),
+            models.Index(fields=["discharged_at", "institution"], name="encounter_discharges"),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
                 name="encounter_period_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(admitted_at__isnull=True)
+                | Q(kind="inpatient", admitted_at__gte=models.F("started_at")),
+                name="encounter_admission_is_inpatient",
+            ),
+            models.CheckConstraint(
+                condition=Q(discharged_at__isnull=True)
+                | Q(admitted_at__isnull=False, discharged_at__gte=models.F("admitted_at")),
+                name="encounter_discharge_after_admission",
             ),
         ]
 
@@ -485,4 +487,11 @@ from healthnet.access_models import (  # noqa: E402, F401
     GuardianRelationship,
     Guardianship,
     OneTimeCode,
+)
+
+# The register over time (registration periods, their end reasons) likewise (docs/design.md §3).
+from healthnet.register_models import (  # noqa: E402, F401
+    RegistrationEnd,
+    ResidentPopulationTag,
+    ResidentRegistration,
 )

@@ -116,6 +116,7 @@ PAGES: tuple[Page, ...] = (
     Page("desk-cards", _("健康卡办理"), "healthcodes.desk_cards"),
     Page("institution-teams", _("团队与成员"), "signing.institution_teams"),
     Page("resident-record", _("居民档案"), "residents.view_record", in_menu=False),
+    Page("referral-detail", _("转诊详情"), "referrals.view_worklist", in_menu=False),
     Page("system-home", _("系统管理"), "portal.system_admin"),
     Page("bureau-dashboard", _("数据看板"), "reports.view_dashboard"),
     Page("my-code", _("我的健康码"), "residents.view_own_records"),

@@ -9,10 +9,14 @@ from portal.pages import (
     desk_cards,
     imports,
     landing,
+    referral_detail,
+    referral_new,
+    referral_worklists,
     resident,
     resident_records,
     resident_signin,
     residents,
+    scan_station,
     teams,
 )
 from portal.pages.placeholders import placeholder
@@ -21,10 +25,6 @@ app_name = "portal"
 
 # Pages still to be built: (path, name). The counters and menus already link to them.
 RESERVED = [
-    ("referrals/incoming/", "referrals-incoming"),
-    ("referrals/outgoing/", "referrals-outgoing"),
-    ("referrals/new/", "referral-new"),
-    ("scan/", "scan-station"),
     ("system/", "system-home"),
     ("bureau/", "bureau-dashboard"),
 ]
@@ -105,4 +105,30 @@ urlpatterns += [
         name="contract-import-report",
     ),
     path("institution/teams/", imports.institution_teams, name="institution-teams"),
+]
+
+# --- referral worklists and the referral (issue 10 pages 2 and 3) -------------------------------
+urlpatterns += [
+    path(
+        "referrals/incoming/",
+        referral_worklists.referrals_incoming,
+        name="referrals-incoming",
+    ),
+    path(
+        "referrals/outgoing/",
+        referral_worklists.referrals_outgoing,
+        name="referrals-outgoing",
+    ),
+    path("referrals/<uuid:referral_id>/", referral_detail.referral_detail, name="referral-detail"),
+    path(
+        "referrals/<uuid:referral_id>/<slug:action>/",
+        referral_detail.referral_action,
+        name="referral-action",
+    ),
+]
+
+# --- new referral and the scan station (issue 10 pages 4 and 5) ---------------------------------
+urlpatterns += [
+    path("referrals/new/", referral_new.referral_new, name="referral-new"),
+    path("scan/", scan_station.scan_station, name="scan-station"),
 ]

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from django.http import Http404
+from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 
@@ -24,6 +25,7 @@ from healthnet.services import audit_record
 from healthnet.workflow import ActionSpec
 from referrals import permissions, selectors, services
 from referrals.models import (
+    CareSetting,
     Referral,
     ReferralDirection,
     ReferralStatus,
@@ -49,6 +51,12 @@ class ReferralIn(Schema):
         False, description="the resident agreed (required going down for a signed resident)"
     )
     submit: bool = Field(True, description="submit at once (false: keep as a draft)")
+    care_setting: CareSetting = Field(
+        CareSetting.OUTPATIENT,
+        description="outpatient or inpatient: up, the care asked of the receiving hospital "
+        "(inpatient: admitted on arrival); down, the care had at the referring one (inpatient: "
+        "discharged down to primary care)",
+    )
 
 
 class PartyOut(Schema):
@@ -72,6 +80,7 @@ class ReferralOut(Schema):
     status: ReferralStatus
     direction: ReferralDirection
     urgency: ReferralUrgency
+    care_setting: CareSetting
     resident: ResidentRefOut
     from_institution: PartyOut
     from_department: DepartmentRefOut | None
@@ -139,7 +148,23 @@ class ReferralDetailOut(ReferralOut):
     redirected_to: uuid.UUID | None
     follow_on: uuid.UUID | None
     follow_on_of: uuid.UUID | None
+    encounter: uuid.UUID | None = Field(
+        None, description="the visit the arrival opened (an inpatient stay for an inpatient one)"
+    )
+    closing_followup: uuid.UUID | None = Field(
+        None, description="downward: the family-doctor team's follow-up that closed the loop"
+    )
     timeline: list[EventOut]
+
+    @staticmethod
+    def resolve_encounter(obj: Referral) -> uuid.UUID | None:
+        linked = obj.encounter  # joined by the detail selector
+        return linked.public_id if linked is not None else None
+
+    @staticmethod
+    def resolve_closing_followup(obj: Referral) -> uuid.UUID | None:
+        linked = obj.closing_followup  # joined by the detail selector
+        return linked.public_id if linked is not None else None
 
     @staticmethod
     def resolve_redirected_from(obj: Referral) -> uuid.UUID | None:
@@ -174,6 +199,7 @@ class WorklistFilter(Schema):
     overdue: bool | None = None
     department: uuid.UUID | None = None
     resident: uuid.UUID | None = None
+    appointment_date: dt.date | None = Field(None, description="the appointment day")
 
 
 class SuggestionOut(Schema):
@@ -229,6 +255,7 @@ def referral_create(request, payload: ReferralIn):
         resident_consent=payload.resident_consent,
         submit=payload.submit,
         idempotency_key=request.headers.get("Idempotency-Key", ""),
+        care_setting=payload.care_setting,
     )
     return Status(201, _detail(request, referral.public_id))
 
@@ -248,6 +275,7 @@ def referral_list(request, filters: Query[WorklistFilter]):
             overdue=filters.overdue,
             department=filters.department,
             resident=filters.resident,
+            appointment_date=filters.appointment_date,
         ),
     )
     audit_record(
@@ -295,6 +323,60 @@ def referral_suggestions(
         }
         for s in suggestions
     ]
+
+
+class ErrorOut(Schema):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class SlotsFilter(Schema):
+    department: uuid.UUID = Field(..., description="the receiving department's id")
+    start: dt.date | None = Field(None, alias="from", description="the first day (default today)")
+    days: int = Field(14, ge=1, le=selectors.SLOTS_MAX_DAYS, description="how many days")
+
+
+class DaySlotsOut(Schema):
+    date: dt.date
+    capacity: int
+    booked: int
+    free: int
+
+
+class SlotsOut(Schema):
+    department: DepartmentRefOut
+    institution: PartyOut
+    referral_slots_per_day: int
+    days: list[DaySlotsOut]
+
+
+@router.get(
+    "/slots",
+    response={200: SlotsOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+)
+def referral_slots(request, filters: Query[SlotsFilter]):
+    """A department's reserved referral slots (预留号源) per day: capacity, booked and free, for
+    `days` days (1–31, default 14) from `from` (default today). A day nobody has booked yet has
+    the department's `referral_slots_per_day`. Staff who work the worklists or refer; 403
+    `referral_slots_forbidden` for others, 404 `department_not_found`, 422 for a bad parameter
+    (the emergency green channel takes no reserved slot)."""
+    if not permissions.can_view_referral_slots(request.user):
+        raise Forbidden(
+            "referral_slots_forbidden", "您的角色不能查看转诊号源 (your role may not see slots)"
+        )
+    department = department_by_public_id(filters.department)
+    start = filters.start or timezone.localdate()
+    days = selectors.department_day_slots(department, start=start, days=filters.days)
+    return {
+        "department": department,
+        "institution": department.institution,
+        "referral_slots_per_day": department.referral_slots_per_day,
+        "days": [
+            {"date": d.date, "capacity": d.capacity, "booked": d.booked, "free": d.free}
+            for d in days
+        ],
+    }
 
 
 @router.get("/{uuid:referral_id}", response=ReferralDetailOut)

@@ -9,7 +9,7 @@ which transition is the table in referrals/transitions.py.
 from __future__ import annotations
 
 from healthnet.models import User, UserRole
-from healthnet.permissions import is_institution_staff
+from healthnet.permissions import has_permission, is_institution_staff
 from referrals.models import Referral
 from referrals.transitions import CREATING_ROLES, REFERRAL_TABLE, Side
 
@@ -51,3 +51,17 @@ def referral_allowed_actions(user: User, referral: Referral) -> list[str]:
     if not sides:
         return []
     return REFERRAL_TABLE.actions_for(referral.status, parties=sides, role=user.role)
+
+
+def can_view_referral_slots(user: User) -> bool:
+    """A department's free reserved slots per day: staff who work the referral worklists (who
+    schedule) or refer (who pick a target)."""
+    return is_institution_staff(user) and (
+        has_permission(user, "referral.worklist") or can_create_referral(user)
+    )
+
+
+def can_read_referral_clinical(user: User) -> bool:
+    """A referral's clinical fields (summary, findings, feedback): clinicians and referral
+    coordinators only (docs/design.md §9), within the referral's scope (asked separately)."""
+    return is_institution_staff(user) and has_permission(user, "referral.read_clinical")

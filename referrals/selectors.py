@@ -17,10 +17,12 @@ from healthnet.permissions import is_institution_staff
 from healthnet.selectors import alliance_memberships_current, departments_accepting_referrals
 from referrals.models import (
     OPEN_STATUSES,
+    DepartmentDaySlots,
     Referral,
     ReferralDirection,
     ReferralEvent,
     ReferralStatus,
+    ReferralUrgency,
 )
 from referrals.transitions import REFERRAL_TABLE, Action
 from signing.selectors import active_contract_for
@@ -55,6 +57,10 @@ class WorklistFilters:
     overdue: bool | None = None
     department: uuid.UUID | None = None
     resident: uuid.UUID | None = None
+    appointment_date: dt.date | None = None
+    # The open emergency referrals (绿色通道): True only them, False all but them (the portal
+    # pins them above its list, which then keeps the index's deadline order), None either.
+    green_channel: bool | None = None
 
 
 def referrals_worklist(user: User, filters: WorklistFilters) -> QuerySet[Referral]:
@@ -91,6 +97,13 @@ def referrals_worklist(user: User, filters: WorklistFilters) -> QuerySet[Referra
             )
     if filters.resident:
         qs = qs.filter(resident__public_id=filters.resident)
+    if filters.appointment_date:
+        qs = qs.filter(appointment_date=filters.appointment_date)
+    green = Q(urgency=ReferralUrgency.EMERGENCY, status__in=OPEN_STATUSES)
+    if filters.green_channel is True:
+        qs = qs.filter(green)
+    elif filters.green_channel is False:
+        qs = qs.exclude(green)
     return (
         qs.select_related(*WORKLIST_JOINS)
         .prefetch_related(*WORKLIST_PREFETCH)
@@ -103,7 +116,7 @@ def referral_for_user(user: User, public_id: uuid.UUID) -> Referral:
     not disclosed outside the institutions it concerns)."""
     referral = (
         referrals_visible_to(user)
-        .select_related(*WORKLIST_JOINS)
+        .select_related(*WORKLIST_JOINS, "encounter", "closing_followup")
         .prefetch_related(
             *WORKLIST_PREFETCH,
             "redirected_from",
@@ -118,6 +131,101 @@ def referral_for_user(user: User, public_id: uuid.UUID) -> Referral:
     if referral is None:
         raise NotFound("referral_not_found", "转诊单不存在 (no such referral)")
     return referral
+
+
+# --- reserved slots (预留号源) ------------------------------------------------------------------
+
+SLOTS_MAX_DAYS = 31
+
+
+@dataclass(frozen=True)
+class DaySlots:
+    """A department's reserved referral slots on one day: `capacity` is the day's row when it
+    has been booked, else the department's daily number (what booking would copy)."""
+
+    date: dt.date
+    capacity: int
+    booked: int
+
+    @property
+    def free(self) -> int:
+        return max(self.capacity - self.booked, 0)
+
+
+def department_day_slots(department: Department, *, start: dt.date, days: int) -> list[DaySlots]:
+    """The department's reserved slots on each of `days` days from `start` (one query): what
+    the slots API answers and the schedule form's date picker shows."""
+    if not 1 <= days <= SLOTS_MAX_DAYS:
+        raise InvalidInput(
+            "days_out_of_range", f"days 须在 1 到 {SLOTS_MAX_DAYS} 之间", field="days"
+        )
+    end = start + dt.timedelta(days=days)
+    rows = {
+        row.date: row
+        for row in DepartmentDaySlots.objects.filter(
+            department=department, date__gte=start, date__lt=end
+        )
+    }
+    result = []
+    for offset in range(days):
+        day = start + dt.timedelta(days=offset)
+        row = rows.get(day)
+        if row is None:
+            result.append(DaySlots(day, department.referral_slots_per_day, 0))
+        else:
+            result.append(DaySlots(day, row.capacity, row.booked))
+    return result
+
+
+def redirect_targets_suggested(user: User, referral: Referral) -> list[TargetSuggestion]:
+    """Where the receiving side may redirect a referral (docs/design.md §4): departments that
+    accept referrals at a third institution, up or down from the referring institution (the
+    direction the redirected referral takes), alliance partners of the user's institution first,
+    then the current department's specialty; for a signed resident going down, only their
+    team's institution."""
+    own = user.institution
+    if own is None:
+        return []
+    current = alliance_memberships_current(on=timezone.localdate())
+    own_alliances = current.filter(institution=own).values("alliance_id")
+    partner_alliances: dict[int, list[str]] = {}
+    for institution_id, code in current.filter(alliance_id__in=own_alliances).values_list(
+        "institution_id", "alliance__code"
+    ):
+        partner_alliances.setdefault(institution_id, []).append(code)
+    team = team_institution_of(referral.resident)
+    origin = referral.from_institution
+    specialty = referral.to_department.specialty
+    suggestions = []
+    for department in departments_accepting_referrals().exclude(
+        institution_id__in=[referral.from_institution_id, referral.to_institution_id]
+    ):
+        institution = department.institution
+        direction = ReferralDirection.between_tiers(origin.tier, institution.tier)
+        if direction is None:
+            continue
+        if direction == ReferralDirection.DOWN and team is not None and institution.pk != team.pk:
+            continue
+        alliances = sorted(partner_alliances.get(institution.pk, []))
+        suggestions.append(
+            TargetSuggestion(
+                department=department,
+                direction=direction,
+                alliance_partner=bool(alliances),
+                alliances=alliances,
+                team_institution=team is not None and institution.pk == team.pk,
+            )
+        )
+    suggestions.sort(
+        key=lambda s: (
+            not s.team_institution,
+            not s.alliance_partner,
+            s.department.specialty != specialty,
+            s.department.institution.code,
+            s.department.code,
+        )
+    )
+    return suggestions
 
 
 def referrals_open_for_resident(resident: Resident) -> QuerySet[Referral]:
@@ -232,3 +340,21 @@ def referral_targets_suggested(
         )
     )
     return suggestions
+
+
+def reserved_slots_free(
+    department_ids: Sequence[int], *, start: dt.date, days: int
+) -> dict[int, int]:
+    """Free reserved referral slots (预留号源) of each department over `days` days from `start`:
+    a day not booked yet is free at the department's daily number (what booking would copy),
+    a booked day has its capacity less its bookings (one query)."""
+    end = start + dt.timedelta(days=days)
+    per_day = dict(
+        Department.objects.filter(pk__in=department_ids).values_list("pk", "referral_slots_per_day")
+    )
+    free = {pk: slots * days for pk, slots in per_day.items()}
+    for department_id, capacity, booked in DepartmentDaySlots.objects.filter(
+        department_id__in=department_ids, date__gte=start, date__lt=end
+    ).values_list("department_id", "capacity", "booked"):
+        free[department_id] += capacity - booked - per_day[department_id]
+    return free

@@ -3,8 +3,8 @@
     healthnet < signing < referrals < healthcodes < reports < portal < demo
 
 The only upward channels are the hook registries (healthnet.selectors.RESIDENT_RELATION_CHECKS,
-signing.hooks.FOLLOWUP_RECORDED, healthnet.hooks.RESIDENT_CARD_CURRENT), filled by the upper
-app's AppConfig.ready(). `config` wires the
+signing.hooks.FOLLOWUP_RECORDED, healthnet.hooks.RESIDENT_CARD_CURRENT,
+healthnet.hooks.RESIDENT_LEFT), filled by the upper app's AppConfig.ready(). `config` wires the
 project together (settings, the one NinjaAPI, urls): apps may use its leaf modules (pagination,
 the Celery app) but never the wiring itself.
 """

@@ -16,6 +16,7 @@ from signing.services.contracts import (
     contract_sign,
     contract_switch,
     contract_terminate,
+    contracts_end_for_departure,
 )
 from signing.services.followups import followup_record
 from signing.services.imports import (
@@ -39,6 +40,7 @@ __all__ = [
     "contract_sign",
     "contract_switch",
     "contract_terminate",
+    "contracts_end_for_departure",
     "contracts_expire",
     "contracts_mark_renewal_due",
     "followup_record",

@@ -12,6 +12,7 @@ from healthnet.errors import InvalidInput
 from healthnet.models import Resident, User
 from healthnet.services import audit_record
 from signing import rules
+from signing.history import OFFER, RENEWAL_OF, SWITCH_OF
 from signing.lifecycle import Action
 from signing.models import (
     Contract,
@@ -28,6 +29,7 @@ from signing.services.common import (
     apply_consent,
     audit_refusals,
     consent_from,
+    contract_event_record,
     followups_create,
     lock_contract,
     lock_resident,
@@ -94,6 +96,7 @@ def contract_create(
             created_by=actor,
         )
         contract.packages.set(packages)
+        contract_event_record(contract, action=OFFER, from_status="", actor=actor)
         audit_record(
             actor=actor,
             action="contract_create",
@@ -125,7 +128,7 @@ def contract_sign(
     with transaction.atomic():
         contract = lock_contract(contract)
         require_may_act(actor, contract.team, Action.SIGN)
-        move(contract, Action.SIGN)
+        move(contract, Action.SIGN, actor=actor, at=now)
         consent = consent_from(
             contract.resident,
             on=timezone.localdate(now),
@@ -275,7 +278,7 @@ def _succeed(
                     "转签须选择另一个团队 (switch to a different team)",
                     field="team",
                 )
-        move(old, action)
+        move(old, action, actor=actor, at=now)
         resident = old.resident
         consent = consent_from(
             resident,
@@ -316,6 +319,14 @@ def _succeed(
         seal_terms(successor, packages)
         save_active(successor)
         successor.packages.set(packages)
+        contract_event_record(
+            successor,
+            action=SWITCH_OF if switching else RENEWAL_OF,
+            from_status="",
+            actor=actor,
+            at=now,
+            details={"previous_contract": str(old.public_id)},
+        )
         followups = followups_create(successor, packages)
         result = sign_result(successor, team, load)
         audit_record(
@@ -366,10 +377,11 @@ def contract_terminate(
     with transaction.atomic():
         contract = lock_contract(contract)
         require_may_act(actor, contract.team, Action.TERMINATE)
-        previous = move(contract, Action.TERMINATE)
+        now = timezone.now()
+        previous = move(contract, Action.TERMINATE, actor=actor, at=now, reason=reason)
         contract.terminated_reason = reason
         contract.terminated_note = note.strip()[:200]
-        contract.terminated_at = timezone.now()
+        contract.terminated_at = now
         contract.save()
         # Future follow-ups are cancelled; past-due open ones stay as missed (they count in 履约率).
         cancelled = FollowUp.objects.filter(
@@ -382,9 +394,35 @@ def contract_terminate(
             object_id=contract.public_id,
             details={"reason": reason, "from": previous, "follow_ups_cancelled": cancelled},
         )
-        if previous != ContractStatus.PENDING_SIGNATURE:
+        # (no message to a resident who has died)
+        if previous != ContractStatus.PENDING_SIGNATURE and reason != TerminationReason.DIED:
             notify_resident(
                 contract.resident,
                 f"【乌海健康】您与{contract.team.name}的家庭医生签约已解除（{TerminationReason(reason).label}）。",
             )
     return contract
+
+
+def contracts_end_for_departure(resident: Resident, reason: str, actor: User | None) -> int:
+    """Hook for healthnet.hooks.RESIDENT_LEFT: the resident died or moved away from the city, so
+    each of their contracts not yet ended (an offer, or one holding a place) is terminated with
+    that reason, by the system (the desk that recorded it need not be in the team; its audit row
+    is the death's or the move's). Runs in the caller's transaction; returns how many."""
+    ending = Contract.objects.filter(
+        resident=resident,
+        status__in=[
+            ContractStatus.PENDING_SIGNATURE,
+            ContractStatus.ACTIVE,
+            ContractStatus.RENEWAL_DUE,
+        ],
+    ).order_by("pk")
+    ended = 0
+    for contract in ending:
+        contract_terminate(
+            actor=None,
+            contract=contract,
+            reason=reason,
+            note=f"登记人: {actor.username}" if actor is not None else "",
+        )
+        ended += 1
+    return ended

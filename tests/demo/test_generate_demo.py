@@ -267,7 +267,20 @@ def test_encounters_reference_the_network_and_keep_to_the_year(network):
         assert encounter.ended_at is None or encounter.ended_at >= encounter.started_at
         if encounter.kind != EncounterKind.INPATIENT:
             assert encounter.ended_at is not None
-        assert encounter.source == "demo"
+            assert encounter.admitted_at is None
+            assert encounter.source in {"demo", "scan"}  # registered by scanning the code
+        else:  # a stay: admitted on arrival, discharged when it ended (if it has)
+            assert encounter.admitted_at == encounter.started_at
+            assert encounter.discharged_at == encounter.ended_at
+            assert encounter.source == "demo"
+    scanned = [e for e in encounters if e.source == "scan"]
+    assert 0.25 < len(scanned) / (len(encounters) - kinds[EncounterKind.INPATIENT]) < 0.55
+    # adoption grows over the year
+    half_year = today_start - dt.timedelta(days=182)
+    early = [e for e in encounters if e.started_at < half_year and e.kind != "inpatient"]
+    late = [e for e in encounters if e.started_at >= half_year and e.kind != "inpatient"]
+    share = [sum(e.source == "scan" for e in group) / len(group) for group in (early, late)]
+    assert share[0] < share[1]
     # Emergencies at a hospital go to its emergency department.
     emergency_departments = set(
         Department.objects.filter(code="emergency").values_list("id", flat=True)

@@ -216,9 +216,11 @@ def test_copy_round_trips_every_column_of_an_encounter():
             resident_id=resident.pk,
             institution_id=department.institution_id,
             department_id=department.pk,
-            kind="outpatient",
+            kind="inpatient",
             started_at=STARTED,
             ended_at=ended,
+            admitted_at=STARTED,
+            discharged_at=ended,
             source="demo",
         )
 
@@ -228,9 +230,11 @@ def test_copy_round_trips_every_column_of_an_encounter():
         "resident_id": resident.pk,
         "institution_id": department.institution_id,
         "department_id": department.pk,
-        "kind": "outpatient",
+        "kind": "inpatient",
         "started_at": STARTED,
         "ended_at": ended,
+        "admitted_at": STARTED,
+        "discharged_at": ended,
         "source": "demo",
     }
 

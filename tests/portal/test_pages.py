@@ -209,6 +209,9 @@ def test_every_portal_view_is_guarded_by_a_page_rule():
         "contract-import-job": "contract-import",
         "contract-import-progress": "contract-import",
         "contract-import-report": "contract-import",
+        # the referral page and its actions answer under the worklists' rule
+        "referral-detail": "referral-detail",
+        "referral-action": "referral-detail",
     }
     assert guarded == {**{name: name for name in ALLOWED}, **parts}
     assert get_resolver().resolve("/workbench/counters/").func.portal_page.name == "workbench"
@@ -253,3 +256,42 @@ def test_the_landing_pages_still_to_come_say_what_they_will_hold(people, role, h
     assert purpose in page
     assert "此页面即将上线" in page
     assert "data-counter" not in page  # no staff counters outside the staff workbench
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_referral_page_answers_the_worklist_roles_and_403_to_the_others(people, role):
+    """A referral into the roles' institution: its page follows the worklists' rule."""
+    from referrals import services as referral_services
+    from tests.factories import ResidentFactory
+
+    referral, _ = referral_services.referral_create(
+        actor=people.users["tertiary_doctor"],
+        resident=ResidentFactory(registered_by=people.tertiary),
+        to_department=people.primary_dept,
+        urgency="routine",
+        reason_code="return_to_primary_care",
+    )
+    client = client_for(people.users[role])
+
+    answer = client.get(reverse("portal:referral-detail", args=[referral.public_id]))
+
+    assert answer.status_code == (200 if role in WORKLIST else 403)
+
+
+@pytest.mark.parametrize(
+    ("page", "role", "heading", "empty"),
+    [
+        ("referral-new", "doctor", "新建转诊", "按身份证号码查找"),
+        ("referral-new", "referral_coordinator", "新建转诊", "扫描居民健康码"),
+        ("scan-station", "clerk", "扫码台", "今日尚无扫码记录。"),
+        ("scan-station", "pharmacist", "扫码台", "今日尚无扫码记录。"),
+    ],
+)
+def test_the_new_referral_and_scan_pages_are_built_and_start_empty(
+    people, page, role, heading, empty
+):
+    html = client_for(people.users[role]).get(reverse(f"portal:{page}")).content.decode()
+
+    assert f"<h1>{heading}</h1>" in html
+    assert empty in html
+    assert "此页面即将上线" not in html

@@ -57,6 +57,10 @@ def test_referrals_down_and_the_ratio(ref):
     march = KPIS["referrals_down"].compute(MARCH)
     assert pair(march, "institution", "h") == (1, None)  # down1
     assert pair(march, "institution", "dh") == (1, None)  # down2
+    # Both are outpatient referrals (the default care setting); no inpatient one in March.
+    assert pair(march, "institution", "h", "outpatient") == (1, None)
+    assert pair(march, "city", "city", "outpatient") == (2, None)
+    assert pair(march, "city", "city", "inpatient") == (0, None)
     assert pair(march, "city", "city") == (2, None)
     assert pair(march, "alliance", "g") == (1, None)
     ratio = KPIS["down_up_ratio"].compute(MARCH)

@@ -377,11 +377,13 @@ def resident_district_on(resident: Resident, day: dt.date) -> str | None:
 
 def population_tags_on(day: dt.date) -> QuerySet[ResidentPopulationTag]:
     """The registry key-population tags valid on `day` (`resident_id`, `population`): at most one
-    row per resident × population. The age groups (65+, 0–6) are not tags: derive them from the
+    row per resident × population (a tag without a start counts for every day up to its end).
+    The age groups (65+, 0–6) are not tags: derive them from the
     birth date on the day (healthnet.populations). Not filtered by the register: combine with
     `residents_registered_on(day)` (e.g. `resident_id__in=...values("resident_id")`)."""
-    return ResidentPopulationTag.objects.filter(valid_from__lte=day).filter(
-        Q(valid_to__isnull=True) | Q(valid_to__gte=day)
+    return ResidentPopulationTag.objects.filter(
+        Q(valid_from__isnull=True) | Q(valid_from__lte=day),
+        Q(valid_to__isnull=True) | Q(valid_to__gte=day),
     )
 
 

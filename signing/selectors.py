@@ -282,7 +282,10 @@ def _population_filter(population: str, today: dt.date) -> Q:
     return Q(
         Exists(
             ResidentPopulationTag.objects.filter(
-                resident_id=OuterRef("resident_id"), population=population
+                Q(valid_from__isnull=True) | Q(valid_from__lte=today),
+                Q(valid_to__isnull=True) | Q(valid_to__gte=today),
+                resident_id=OuterRef("resident_id"),
+                population=population,
             )
         )
     )

@@ -331,24 +331,9 @@ def report_encounters(*, start: dt.datetime, end: dt.datetime) -> QuerySet[Encou
     return Encounter.objects.filter(started_at__gte=start, started_at__lt=end)
 
 
-def report_discharges(*, start: dt.datetime, end: dt.datetime) -> QuerySet[Encounter]:
-    """Inpatient stays ended (discharged) in [start, end)."""
-    return Encounter.objects.filter(kind="inpatient", ended_at__gte=start, ended_at__lt=end)
-
-
 def report_departments_with_slots() -> QuerySet[Department]:
     """Departments that accept referrals and reserve slots for them (预留号源)."""
     return Department.objects.filter(accepts_referrals=True, referral_slots_per_day__gt=0)
-
-
-def report_residents() -> QuerySet[Resident]:
-    """The register: every resident (the coverage denominators)."""
-    return Resident.objects.all()
-
-
-def report_population_tags() -> QuerySet[ResidentPopulationTag]:
-    """Registry key-population tags (the age groups are derived: healthnet.populations)."""
-    return ResidentPopulationTag.objects.all()
 
 
 # --- the register over time (docs/design.md §3, §7) ---------------------------------------------

@@ -504,8 +504,3 @@ def report_followups_due(*, start: dt.date, end: dt.date) -> QuerySet[FollowUp]:
         .exclude(status=FollowUpStatus.CANCELLED)
         .select_related("contract")
     )
-
-
-def report_contracts() -> QuerySet[Contract]:
-    """Every contract, offers never signed included: each KPI states which count."""
-    return Contract.objects.all()

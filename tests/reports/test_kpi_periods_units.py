@@ -87,3 +87,35 @@ def test_units_on_a_day_follow_activity_and_membership_periods():
     before = {(u.level, u.code) for u in units(dt.date(2025, 12, 31))}
     assert ("alliance", "g-old") in before
     assert ("alliance", "g1") not in before
+
+
+@pytest.mark.django_db
+def test_a_unit_closed_since_still_gets_the_figure_of_what_it_counted_for():
+    from healthnet.services import encounter_create
+    from reports.kpis import KPIS
+    from tests.factories import ResidentFactory
+
+    open_one = InstitutionFactory(code="p-open", district="east", tier="primary")
+    closed = InstitutionFactory(code="p-gone", district="east", tier="primary")
+    resident = ResidentFactory(district="east")
+    started = dt.datetime(2026, 3, 10, 9, 0, tzinfo=SHANGHAI)
+    encounter_create(
+        actor=None,
+        resident=resident,
+        institution_id=closed.pk,
+        kind="outpatient",
+        started_at=started,
+    )
+    closed.active = False
+    closed.save(update_fields=["active"])
+
+    figures = KPIS["scan_registration_share"].compute(month(2026, 3))
+
+    assert (figures[("institution", "p-gone", "")].denominator) == 1
+    assert figures[("institution", "p-open", "")].denominator == 0
+    assert figures[("city", "city", "")].denominator == 1
+    # April: nothing happened at the closed institution, which no longer exists: no figure.
+    assert ("institution", "p-gone", "") not in KPIS["scan_registration_share"].compute(
+        month(2026, 4)
+    )
+    assert open_one.active

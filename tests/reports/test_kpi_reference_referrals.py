@@ -53,6 +53,7 @@ def test_referrals_up(ref):
     assert pair(march, "alliance", "c") == (1, None)
     assert pair(KPIS["referrals_up"].compute(APRIL), "city", "city") == (1, None)  # up5
     assert pair(KPIS["referrals_up"].compute(Period.parse("2026Q1")), "city", "city") == (7, None)
+    assert pair(KPIS["referrals_up"].compute(Period.parse("2026")), "city", "city") == (8, None)
 
 
 def test_referrals_down_and_the_ratio(ref):
@@ -153,3 +154,5 @@ def test_wait_days_median(ref):
     assert pair(march, "alliance", "g") == (3, 3)
     april = KPIS["wait_days_median"].compute(APRIL)
     assert pair(april, "city", "city") == (2, 1)  # up4
+    # The year's median is over all its cases (3 3 5 6 and 2), not a mean of monthly medians.
+    assert pair(KPIS["wait_days_median"].compute(Period.parse("2026")), "city", "city") == (3, 5)

@@ -93,6 +93,9 @@ def test_contract_coverage_at_the_period_end(ref):
     assert pair(february, "district", "east") == (6, 13)
     assert pair(february, "district", "west") == (2, 6)
     assert pair(february, "city", "city") == (8, 19)
+    # A quarter's stock is read at its last day: Q1 is 31 March, not a sum of months.
+    q1 = KPIS["contract_coverage"].compute(Period.parse("2026Q1"))
+    assert pair(q1, "city", "city") == (7, 19)
     april = KPIS["contract_coverage"].compute(APRIL)
     # 30 April: k3 expired on 04-19; w4 is off the register.
     assert pair(april, "district", "east") == (4, 12)

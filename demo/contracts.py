@@ -7,6 +7,12 @@
   Terms started within the last year (active or renewal_due); a share of them renewed an
   earlier term (the previous contract, status renewed, is in the chain).
 - Follow-ups for the current contracts: those already due are mostly done (mostly on time).
+- A resident who died or moved away (demo/register.py) and had signed has the contract
+  terminated that day (reason died / moved away); one who left before the term would have
+  started did not sign. EXPIRED_SHARE of the others let a contract expire in the last year.
+- Every contract's dated timeline (ContractEvent: signing, renewal notice, renewal, expiry,
+  termination) from its dates, on the days the services and the periodic jobs would have moved
+  it (signing.history.events_from_dates).
 
 Dates, statuses, terms, the follow-up plan and the on-time flag come from signing/terms.py, as
 for the services and the import. Deterministic for a seed; written through healthnet/bulk.py
@@ -30,14 +36,23 @@ from demo.people import years_before
 from demo.teams import generate_teams, random_uuid
 from healthnet.bulk import objects_insert
 from healthnet.errors import Conflict
-from healthnet.models import Institution, Resident, ResidentPopulationTag, Tier
+from healthnet.models import (
+    Institution,
+    RegistrationEnd,
+    Resident,
+    ResidentPopulationTag,
+    ResidentRegistration,
+    Tier,
+)
 from healthnet.populations import birth_date_range_for_age_population
 from signing import rules
 from signing.catalogue import service_packages_load
+from signing.history import DEMO, RENEWAL_OF, events_from_dates
 from signing.models import (
     ACTIVE_STATUSES,
     FOLLOWUP_ON_TIME_DAYS,
     Contract,
+    ContractEvent,
     ContractSource,
     ContractStatus,
     FamilyDoctorTeam,
@@ -47,6 +62,7 @@ from signing.models import (
     ServicePackage,
     Signatory,
     SignatureMethod,
+    TerminationReason,
 )
 from signing.terms import (
     contract_status_on,
@@ -63,13 +79,20 @@ KEY_POPULATION_RATE = 0.72  # signing rate of residents in a key population (oth
 RENEWED_SHARE = 0.35  # current contracts that renewed a previous term
 FOLLOWUP_DONE_RATE = 0.82  # already-due follow-ups that were done
 FOLLOWUP_ON_TIME_RATE = 0.88  # of those, done within FOLLOWUP_ON_TIME_DAYS
+EXPIRED_SHARE = 0.06  # residents not signed now whose earlier contract expired
 BATCH = 5000
 
 
 def generate_signing(*, seed: int, today: dt.date, log: Callable[[str], None]) -> dict[str, int]:
     """Teams, contracts and follow-ups on the residents and staff there are; returns the rows
     created (zeros when teams exist already)."""
-    counts = {"family_doctor_teams": 0, "team_members": 0, "contracts": 0, "follow_ups": 0}
+    counts = {
+        "family_doctor_teams": 0,
+        "team_members": 0,
+        "contracts": 0,
+        "follow_ups": 0,
+        "contract_events": 0,
+    }
     if FamilyDoctorTeam.objects.exists():
         log("signing: teams exist already, nothing added")
         return counts
@@ -87,14 +110,15 @@ def generate_signing(*, seed: int, today: dt.date, log: Callable[[str], None]) -
     counts["team_members"] = members
     if created_practitioners:
         counts["practitioners"] = created_practitioners
-    contracts, follow_ups = _contracts(teams, rng, today)
+    contracts, follow_ups, events = _contracts(teams, rng, today)
     counts["contracts"] = contracts
     counts["follow_ups"] = follow_ups
+    counts["contract_events"] = events
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:  # statistics for the queries that follow
             cursor.execute(
                 "ANALYZE signing_familydoctorteam, signing_teammember, signing_contract, "
-                "signing_contract_packages, signing_followup"
+                "signing_contract_packages, signing_followup, signing_contractevent"
             )
     return counts
 
@@ -108,7 +132,7 @@ def _key_population_share(today: dt.date) -> float:
         return 0.0
     _, elderly_until = birth_date_range_for_age_population("elderly_65", today)
     child_from, _ = birth_date_range_for_age_population("child_0_6", today)
-    tagged = ResidentPopulationTag.objects.values("resident_id")
+    tagged = ResidentPopulationTag.objects.filter(valid_to__isnull=True).values("resident_id")
     key = Resident.objects.filter(
         Q(birth_date__lte=elderly_until) | Q(birth_date__gte=child_from) | Q(pk__in=tagged)
     ).count()
@@ -128,6 +152,10 @@ class _Placement:
             self.by_institution[t.institution_id].append(t.pk)
             self.by_district[t.institution.district_id].append(t.pk)
         self.all = [t.pk for t in teams]
+
+    def release(self, team_id: int) -> None:
+        """The contract placed there holds no place (it ended)."""
+        self.load[team_id] -= 1
 
     def team_for(self, institution_id: int | None, district: str) -> int | None:
         for candidates in (
@@ -149,9 +177,37 @@ class _Placement:
         return None
 
 
+def _left_register() -> dict[int, tuple[dt.date, str]]:
+    """resident id → (the last day on the register, why) for those who died or moved away."""
+    return {
+        resident_id: (last_day, reason)
+        for resident_id, last_day, reason in ResidentRegistration.objects.filter(
+            ended_reason__in=[RegistrationEnd.DIED, RegistrationEnd.MOVED_AWAY]
+        )
+        .values_list("resident_id", "valid_to", "ended_reason")
+        .iterator(chunk_size=BATCH)
+    }
+
+
+def _terminate(contract: Contract, left: tuple[dt.date, str], today: dt.date) -> None:
+    """The contract ends when the resident left: on the day of death, or the day they moved."""
+    last_day, reason = left
+    day = last_day if reason == RegistrationEnd.DIED else last_day + dt.timedelta(days=1)
+    day = min(day, today)
+    contract.status = ContractStatus.TERMINATED
+    contract.terminated_reason = (
+        TerminationReason.DIED if reason == RegistrationEnd.DIED else TerminationReason.MOVED_AWAY
+    )
+    contract.terminated_note = "演示数据 (demo data)"
+    contract.terminated_at = max(
+        dt.datetime.combine(day, dt.time(10), tzinfo=timezone.get_current_timezone()),
+        contract.signed_at,
+    )
+
+
 def _contracts(
     teams: list[FamilyDoctorTeam], rng: random.Random, today: dt.date
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     catalogue = {
         p.code: p
         for p in ServicePackage.objects.filter(active=True).prefetch_related(packages_with_items())
@@ -159,10 +215,13 @@ def _contracts(
     facts = {code: package_facts(p) for code, p in catalogue.items()}
     team_by_pk = {t.pk: t for t in teams}
     tags: dict[int, set[str]] = defaultdict(set)
-    for resident_id, population in ResidentPopulationTag.objects.values_list(
-        "resident_id", "population"
-    ).iterator(chunk_size=BATCH):
+    for resident_id, population in (
+        ResidentPopulationTag.objects.filter(valid_to__isnull=True)
+        .values_list("resident_id", "population")
+        .iterator(chunk_size=BATCH)
+    ):
         tags[resident_id].add(population)
+    left_register = _left_register()
 
     key_share = _key_population_share(today)
     key_rate = min(KEY_POPULATION_RATE, TARGET_SHARE / key_share) if key_share else 0.0
@@ -171,12 +230,13 @@ def _contracts(
     placement = _Placement(teams)
     # (contract, its packages, renewed an earlier term?, the resident's public id)
     pending: list[tuple[Contract, list[ServicePackage], bool, uuid.UUID]] = []
-    totals = [0, 0]
+    totals = [0, 0, 0]
 
     def flush() -> None:
-        contracts, follow_ups = _write(pending, rng, today)
+        contracts, follow_ups, events = _write(pending, rng, today)
         totals[0] += contracts
         totals[1] += follow_ups
+        totals[2] += events
         pending.clear()
 
     residents = (
@@ -189,8 +249,15 @@ def _contracts(
         populations = rules.key_populations(
             tags.get(resident_id, ()), birth_date, rules.eligibility_day(start=start, today=today)
         )
+        left = left_register.get(resident_id)
         if rng.random() >= (key_rate if populations else other_rate):
-            continue
+            if left is None and rng.random() < EXPIRED_SHARE:
+                # an earlier term that ended over a month ago and was not renewed: expired
+                start = today - dt.timedelta(days=397 + rng.randrange(300))
+            else:
+                continue
+        if left is not None and left[0] < start:
+            continue  # gone before the term would have begun
         team_id = placement.team_for(registered_by_id, district)
         if team_id is None:
             continue
@@ -207,12 +274,17 @@ def _contracts(
             minor=minor,
             today=today,
         )
-        pending.append((contract, packages, rng.random() < RENEWED_SHARE, public_id))
+        if left is not None:
+            _terminate(contract, left, today)
+        if contract.status not in ACTIVE_STATUSES:
+            placement.release(team_id)
+        renewed = contract.status != ContractStatus.EXPIRED and rng.random() < RENEWED_SHARE
+        pending.append((contract, packages, renewed, public_id))
         if len(pending) >= BATCH:
             flush()
     if pending:
         flush()
-    return totals[0], totals[1]
+    return totals[0], totals[1], totals[2]
 
 
 def _contract(
@@ -334,4 +406,41 @@ def _write(
                 row.outcome = "随访完成，情况稳定" if on_time else "随访完成(延迟)"
             follow_ups.append(row)
     objects_insert(FollowUp, follow_ups)
-    return len(pending) + len(previous), len(follow_ups)
+    events = _events(pending, previous)
+    objects_insert(ContractEvent, events)
+    return len(pending) + len(previous), len(follow_ups), len(events)
+
+
+def _events(
+    pending: list[tuple[Contract, list[ServicePackage], bool, uuid.UUID]],
+    previous: list[Contract],
+) -> list[ContractEvent]:
+    """Each contract's timeline from its dates: a renewed term ends at its successor's signing."""
+    successor_signed = {
+        c.previous_contract_id: c.signed_at for c, *_ in pending if c.previous_contract_id
+    }
+    rows = []
+    for contract in [*previous, *(c for c, *_ in pending)]:
+        for event in events_from_dates(
+            status=contract.status,
+            start=contract.start_date,
+            end=contract.end_date,
+            created_at=contract.signed_at,
+            signed_at=contract.signed_at,
+            begins=RENEWAL_OF if contract.previous_contract_id else DEMO,
+            begins_active=True,
+            ended_at=contract.terminated_at or successor_signed.get(contract.pk),
+            terminated_reason=contract.terminated_reason,
+        ):
+            rows.append(
+                ContractEvent(
+                    contract_id=contract.pk,
+                    at=event.at,
+                    actor_label="demo",
+                    action=event.action,
+                    from_status=event.from_status,
+                    to_status=event.to_status,
+                    reason=event.reason,
+                )
+            )
+    return rows

@@ -22,6 +22,7 @@ from demo.contracts import generate_signing
 from demo.network import NetworkMissing, network_view
 from demo.people import generate_residents, write_tags
 from demo.referrals import generate_referrals
+from demo.register import write_registrations
 from demo.staff import generate_staff
 from demo.visits import generate_encounters
 from healthnet.bulk import constraints_immediate
@@ -161,8 +162,12 @@ def generate_demo(
                     progress=bar.update,
                 )
             rows["residents"] = cohort.count
+            with _bar(progress, "registrations", residents, "resident") as bar:
+                rows["resident_registrations"] = write_registrations(cohort, bar.update)
             with _bar(progress, "population tags", residents, "resident") as bar:
-                rows["resident_population_tags"] = write_tags(cohort, bar.update)
+                rows["resident_population_tags"] = write_tags(
+                    cohort, bar.update, seed=stream, today=today
+                )
         log(_stage_line(summary.stages[-1]))
 
         with (
@@ -193,6 +198,7 @@ def generate_demo(
                 # Fresh statistics for the big tables before the later stages query them.
                 cursor.execute(
                     "ANALYZE healthnet_resident, healthnet_residentpopulationtag, "
+                    "healthnet_residentregistration, "
                     "healthnet_encounter, healthnet_practitioner, healthnet_practitionerrole"
                 )
 

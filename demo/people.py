@@ -9,13 +9,14 @@ import itertools
 import random
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from stdnum.cn import ric
 
 from demo import reference
 from demo.network import NetworkView
+from demo.register import RegisterHistory, tag_rows
 from healthnet.bulk import rows_writer
 from healthnet.models import KeyPopulation, Resident, ResidentPopulationTag
 from healthnet.national_id import encrypt_national_id, make_national_id, national_id_hash
@@ -48,6 +49,15 @@ class ResidentCohort:
     tags: array  # TAG_BITS
     visit_weight: array
     districts: list[str]
+    # The register over time (demo/register.py): the first day on the register, the day of a
+    # move between districts (0: none) and the district before it (-1: none), the last day on the
+    # register after moving away or dying (0: still registered) and why, as date ordinals.
+    registered_from: array = field(default_factory=lambda: array("i"))
+    moved_on: array = field(default_factory=lambda: array("i"))
+    moved_from: array = field(default_factory=lambda: array("b"))
+    left_on: array = field(default_factory=lambda: array("i"))
+    left_reason: array = field(default_factory=lambda: array("b"))
+    female: array = field(default_factory=lambda: array("b"))
 
 
 class NameMaker:
@@ -153,6 +163,8 @@ def generate_residents(
     )
     used_numbers: set[str] = set()
     rand = rng.random
+    # The register's dates come from their own stream: the residents do not shift with them.
+    history = RegisterHistory(random.Random(f"{seed}:register"), today, len(districts))  # noqa: S311
 
     with rows_writer(Resident, build_indexes_after=True) as write:
         for offset in range(count):
@@ -188,6 +200,7 @@ def generate_residents(
             phone = reference.PHONE_PREFIXES[int(rand() * len(reference.PHONE_PREFIXES))] + (
                 f"{int(rand() * 100_000_000):08d}"
             )
+            died_on = history.add(cohort, birth_date, age, district_index)
             resident_id = write(
                 public_id=random_uuid_hex(rng),
                 national_id_encrypted=encrypt_national_id(number),
@@ -200,6 +213,7 @@ def generate_residents(
                 district_id=district,
                 community=community,
                 registered_by_id=network.institutions[home].id if home >= 0 else None,
+                died_on=died_on,
             )
             cohort.ids.append(resident_id)
             cohort.district.append(district_index)
@@ -207,6 +221,7 @@ def generate_residents(
             cohort.age.append(min(age, 255))
             cohort.tags.append(tags)
             cohort.visit_weight.append(weight)
+            cohort.female.append(sex == "female")
             if offset % 5000 == 4999:
                 progress(5000)
     progress(count % 5000)
@@ -268,17 +283,25 @@ def _tags(rand: Callable[[], float], age: int, sex: str) -> int:
     return tags
 
 
-def write_tags(cohort: ResidentCohort, progress: Callable[[int], None]) -> int:
-    """Write the registry tags recorded in the cohort; return how many."""
+def write_tags(
+    cohort: ResidentCohort,
+    progress: Callable[[int], None],
+    *,
+    seed: int | str,
+    today: dt.date,
+) -> int:
+    """Write the registry tags recorded in the cohort, with their validity (demo/register.py:
+    a start for some, the end on the day of death, ended history); return how many."""
+    rng = random.Random(f"{seed}:tag-dates")  # noqa: S311 - reproducible demo data
     written = 0
     with rows_writer(ResidentPopulationTag, build_indexes_after=True) as write:
         for offset, tags in enumerate(cohort.tags):
-            if tags:
-                resident_id = cohort.ids[offset]
-                for bit, population in TAG_BITS:
-                    if tags & bit:
-                        write(resident_id=resident_id, population=population)
-                        written += 1
+            resident_id = cohort.ids[offset]
+            populations = [population for bit, population in TAG_BITS if tags & bit]
+            female_20_40 = bool(cohort.female[offset]) and 20 <= cohort.age[offset] <= 40
+            for row in tag_rows(cohort, offset, populations, rng, today, female_20_40):
+                write(resident_id=resident_id, **row)
+                written += 1
             if offset % 20000 == 19999:
                 progress(20000)
     progress(cohort.count % 20000)

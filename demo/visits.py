@@ -191,6 +191,10 @@ def generate_encounters(
                 home = cohort.home[offset]
                 elderly = cohort.age[offset] >= 65
                 tags = cohort.tags[offset]
+                # Only while on the register (demo/register.py): the draws are made either way.
+                first = _local_midnight(cohort.registered_from[offset])
+                left = cohort.left_on[offset]
+                last = _local_midnight(left + 1) if left else now_cutoff
                 for _ in range(visits):
                     draw = rand()
                     if draw < INPATIENT_SHARE[elderly]:
@@ -223,21 +227,35 @@ def generate_encounters(
                         ended = started + dt.timedelta(days=stay)
                         if ended >= now_cutoff:
                             ended = None  # still in hospital
+                    public_id = random_uuid_hex(rng)
+                    department_id = table.pick(rand()) if table else None
+                    if not first <= started < last:
+                        continue
+                    stay = kind == inpatient
                     write(
-                        public_id=random_uuid_hex(rng),
+                        public_id=public_id,
                         resident_id=resident_id,
                         institution_id=institution_ids[index],
-                        department_id=table.pick(rand()) if table else None,
+                        department_id=department_id,
                         kind=kind,
                         started_at=started,
                         ended_at=ended,
+                        # an inpatient stay: admitted on arrival, discharged when it ended
+                        admitted_at=started if stay else None,
+                        discharged_at=ended if stay else None,
                         source=SOURCE,
                     )
-                written += visits
+                    written += 1
             if offset % 5000 == 4999:
                 progress(5000)
     progress(cohort.count % 5000)
     return written
+
+
+def _local_midnight(ordinal: int) -> dt.datetime:
+    """The UTC instant of local midnight starting the day of this ordinal."""
+    day = dt.date.fromordinal(ordinal)
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) - LOCAL_OFFSET
 
 
 def _clinic_seconds(rand: Callable[[], float]) -> int:

@@ -310,6 +310,7 @@ class ResidentOut(Schema):
     community: str
     key_populations: list[str]
     registered_by: str | None
+    died_on: dt.date | None = Field(None, description="the day of death, when recorded")
     created_at: dt.datetime
 
     @staticmethod
@@ -435,3 +436,8 @@ def guardianship_revoke(
     return services.guardianship_revoke(
         actor=request.user, guardianship=guardianship, reason=payload.reason
     )
+
+
+# The register over time (moves, deaths, key populations, inpatient stays) adds its endpoints to
+# the residents router from its own module.
+from healthnet import register_api  # noqa: E402, F401

@@ -378,3 +378,21 @@ def inpatient_discharges(start: dt.datetime, end: dt.datetime) -> QuerySet[Encou
     return Encounter.objects.filter(
         kind=EncounterKind.INPATIENT, discharged_at__gte=start, discharged_at__lt=end
     )
+
+
+def registrations_of_resident(resident: Resident) -> QuerySet[ResidentRegistration]:
+    """The resident's registration periods, oldest first."""
+    return ResidentRegistration.objects.filter(resident=resident).order_by("valid_from", "pk")
+
+
+def encounter_at_institution(
+    public_id: uuid.UUID | str, *, institution_id: int | None
+) -> Encounter | None:
+    """A visit at the institution (with its resident and institution), or None for any other."""
+    if institution_id is None:
+        return None
+    return (
+        Encounter.objects.select_related("resident", "institution")
+        .filter(public_id=public_id, institution_id=institution_id)
+        .first()
+    )

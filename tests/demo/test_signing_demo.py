@@ -115,7 +115,13 @@ def test_second_call_adds_nothing_and_same_seed_same_data(small_city):
     generate_signing(seed=11, today=TODAY, log=lambda m: None)
     first = _snapshot()
     again = generate_signing(seed=11, today=TODAY, log=lambda m: None)
-    assert again == {"family_doctor_teams": 0, "team_members": 0, "contracts": 0, "follow_ups": 0}
+    assert again == {
+        "family_doctor_teams": 0,
+        "team_members": 0,
+        "contracts": 0,
+        "follow_ups": 0,
+        "contract_events": 0,
+    }
 
     _wipe()
     generate_signing(seed=11, today=TODAY, log=lambda m: None)

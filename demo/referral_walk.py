@@ -13,9 +13,19 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
-from healthnet.models import Department, Institution, Resident, Tier, is_higher_tier
+from demo.teams import random_uuid
+from healthnet.models import (
+    Department,
+    Encounter,
+    EncounterKind,
+    Institution,
+    Resident,
+    Tier,
+    is_higher_tier,
+)
 from referrals.models import (
     OPEN_STATUSES,
+    CareSetting,
     Referral,
     ReferralDirection,
     ReferralStatus,
@@ -23,6 +33,7 @@ from referrals.models import (
     RejectionReason,
 )
 from referrals.transitions import ESCALATING_STATUSES, Action, set_due, transition_for
+from signing.models import FollowUp, FollowUpStatus
 
 S = ReferralStatus
 
@@ -47,7 +58,12 @@ DOWN_REASONS = [
 ]
 
 
-@dataclass
+# Upward referrals more often admitted: chest pain, stroke, GI bleeding, COPD, joint surgery.
+INPATIENT_REASONS = frozenset({"I20.0", "I63.9", "K92.2", "J44.1", "M17.1"})
+INPATIENT_SHARE_UP = {True: 0.7, False: 0.12}  # keyed by "a reason usually admitted"
+INPATIENT_SHARE_DOWN = 0.55  # own downward referrals: patients discharged down
+
+
 @dataclass
 class Walk:
     """A referral's timeline being built: rows of (action, from, to, at, reason, details)."""
@@ -58,6 +74,12 @@ class Walk:
     child_walk: Walk | None = None
     child_kind: str = ""
     stall_at: str = ""  # the action nobody took: the referral waits there, overdue
+    # Rows to write with it (demo/referrals.py): the visit its arrival opened (linked), the stay
+    # an inpatient downward referral was discharged from (not linked), the team's follow-up
+    # that closed a downward loop (linked).
+    encounter: Encounter | None = None
+    source_stay: Encounter | None = None
+    closing_followup: FollowUp | None = None
 
 
 @dataclass
@@ -71,13 +93,23 @@ class ReferralNetwork:
     partners: dict[int, set[int]]  # institution pk → its current alliance partners
     team_institution_of: dict[int, int]  # resident pk → their family-doctor team's institution
     slot_capacity: dict[int, int]  # department pk → referral slots a day
+    # resident pk → (current contract pk, its start) and the basic package's first item: the
+    # follow-up that closes a downward loop
+    contract_of: dict[int, tuple[int, dt.date]] = field(default_factory=dict)
+    followup_item_id: int | None = None
 
 
 class ReferralWalker:
     """Builds the walks of one demo year; keeps the booked slots and the open referrals (one
     per resident, target department and direction) across them."""
 
-    def __init__(self, network: ReferralNetwork, rng: random.Random, now: dt.datetime) -> None:
+    def __init__(
+        self,
+        network: ReferralNetwork,
+        rng: random.Random,
+        now: dt.datetime,
+        around_rng: random.Random | None = None,
+    ) -> None:
         self.network = network
         self.institutions = network.institutions
         self.departments_of = network.departments_of
@@ -87,6 +119,9 @@ class ReferralWalker:
         self.team_institution_of = network.team_institution_of
         self.slot_capacity = network.slot_capacity
         self.rng = rng
+        # Care settings and the rows around a referral draw from their own stream: the walks
+        # themselves stay what they were.
+        self.around = around_rng or random.Random(0)  # noqa: S311 - reproducible demo data
         self.now = now
         self.tz = timezone.get_current_timezone()
         self.booked: Counter[tuple[int, dt.date]] = Counter()
@@ -125,6 +160,11 @@ class ReferralWalker:
             else ReferralUrgency.ROUTINE
         )
         reason, criteria = self.rng.choice(reasons)
+        if direction == ReferralDirection.UP:
+            admitted = urgency == ReferralUrgency.EMERGENCY or reason in INPATIENT_REASONS
+            inpatient = self.around.random() < INPATIENT_SHARE_UP[admitted]
+        else:
+            inpatient = self.around.random() < INPATIENT_SHARE_DOWN
         referral = self._new(
             resident=resident,
             direction=direction,
@@ -136,8 +176,11 @@ class ReferralWalker:
             reason=reason,
             criteria=criteria,
             at=at,
+            inpatient=inpatient,
         )
         walk = Walk(referral)
+        if inpatient and direction == ReferralDirection.DOWN:
+            walk.source_stay = self._stay(referral, source, at)
         if at > self.now - dt.timedelta(days=30) and self.rng.random() < 0.2:
             walk.stall_at = self.rng.choice(
                 [Action.ACCEPT, Action.ACCEPT, Action.SCHEDULE, Action.ARRIVE, Action.COMPLETE]
@@ -166,10 +209,11 @@ class ReferralWalker:
         return self.rng.choice(departments) if departments else None
 
     def _new(self, *, resident, direction, source, source_department, target, department,
-             urgency, reason, criteria, at) -> Referral:  # fmt: skip
+             urgency, reason, criteria, at, inpatient=False) -> Referral:  # fmt: skip
         return Referral(
             resident=resident,
             direction=direction,
+            care_setting=CareSetting.INPATIENT if inpatient else CareSetting.OUTPATIENT,
             from_institution=source,
             from_department=source_department,
             to_institution=target,
@@ -252,6 +296,7 @@ class ReferralWalker:
             at = at + dt.timedelta(days=rng.uniform(2, 20))
             if self._step(walk, Action.CLOSE_LOOP, at, "家庭医生团队已随访"):
                 r.closed_at = at
+                walk.closing_followup = self._closing_followup(r, at)
             return self._finish(walk)
         if not self._book(walk, at + self._hours(1, 60), Action.SCHEDULE):
             return self._finish(walk)
@@ -285,7 +330,12 @@ class ReferralWalker:
         if not self._step(walk, Action.ARRIVE, arrived):
             return self._finish(walk)
         r.arrived_at = arrived
-        completed = arrived + self._hours(2, 90)  # some past the 3-day feedback deadline
+        inpatient = r.care_setting == CareSetting.INPATIENT
+        # some past the 3-day feedback deadline; an inpatient's feedback comes at discharge
+        completed = arrived + (
+            dt.timedelta(hours=24 + self.rng.random() * 196) if inpatient else self._hours(2, 90)
+        )
+        walk.encounter = self._arrival(r, arrived, completed if inpatient else None)
         if not self._step(walk, Action.COMPLETE, completed, "诊疗小结 (demo summary)"):
             return self._finish(walk)
         r.completed_at = completed
@@ -383,10 +433,81 @@ class ReferralWalker:
             reason="return_to_primary_care",
             criteria=[],
             at=at,
+            inpatient=r.care_setting == CareSetting.INPATIENT,
         )
         child = Walk(follow_on)
         walk.child, walk.child_walk, walk.child_kind = follow_on, child, "follow_on"
         self._play(child, at)
+
+    # --- the rows around a referral -------------------------------------------------------------
+
+    def _arrival(
+        self, r: Referral, arrived: dt.datetime, discharge: dt.datetime | None
+    ) -> Encounter:
+        """The visit the arrival opened: an inpatient stay (admitted on arrival, discharged when
+        the feedback is given, if that is not after now), else an outpatient visit."""
+        if r.care_setting == CareSetting.INPATIENT:
+            discharged = discharge if discharge is not None and discharge <= self.now else None
+            return Encounter(
+                public_id=random_uuid(self.around),
+                resident_id=r.resident_id,
+                institution_id=r.to_institution_id,
+                department_id=r.to_department_id,
+                kind=EncounterKind.INPATIENT,
+                started_at=arrived,
+                admitted_at=arrived,
+                discharged_at=discharged,
+                ended_at=discharged,
+                source="referral",
+            )
+        return Encounter(
+            public_id=random_uuid(self.around),
+            resident_id=r.resident_id,
+            institution_id=r.to_institution_id,
+            department_id=r.to_department_id,
+            kind=EncounterKind.OUTPATIENT,
+            started_at=arrived,
+            ended_at=min(arrived + dt.timedelta(hours=self.around.uniform(0.3, 1.5)), self.now),
+            source="referral",
+        )
+
+    def _stay(self, r: Referral, hospital: Institution, discharged: dt.datetime) -> Encounter:
+        """The stay an inpatient downward referral was written at the discharge of."""
+        admitted = discharged - dt.timedelta(days=self.around.uniform(3, 14))
+        departments = self.departments_of.get(hospital.pk, [])
+        department = self.around.choice(departments) if departments else None
+        return Encounter(
+            public_id=random_uuid(self.around),
+            resident_id=r.resident_id,
+            institution_id=hospital.pk,
+            department_id=department.pk if department is not None else None,
+            kind=EncounterKind.INPATIENT,
+            started_at=admitted,
+            admitted_at=admitted,
+            discharged_at=discharged,
+            ended_at=discharged,
+            source="demo",
+        )
+
+    def _closing_followup(self, r: Referral, at: dt.datetime) -> FollowUp | None:
+        """The team's follow-up that closed a downward loop, on the resident's current contract
+        when it had begun by then (an unsigned resident's loop closes without one: demo/referrals
+        says why)."""
+        signed = self.network.contract_of.get(r.resident_id)
+        item_id = self.network.followup_item_id
+        day = timezone.localtime(at, self.tz).date()
+        if signed is None or item_id is None or signed[1] > day:
+            return None
+        return FollowUp(
+            public_id=random_uuid(self.around),
+            contract_id=signed[0],
+            item_id=item_id,
+            due_date=day,
+            status=FollowUpStatus.DONE,
+            done_at=at,
+            done_on_time=True,
+            outcome="下转患者首次随访 (first follow-up after the downward referral)",
+        )
 
     def _finish(self, walk: Walk) -> None:
         """Where the walk stopped before now: an open referral past its deadline is overdue

@@ -13,6 +13,15 @@ downward referrals grow over the year from a few to about a third of the upward 
 tiered-care policy taking hold), and about a third of completed upward referrals return to
 primary care; some are rejected (coded reasons), redirected, cancelled, missed (no-show, one
 rebooking), decided late (overdue, escalated) or left for auto-close.
+
+Care settings: about a third of upward referrals are inpatient (the usual reasons for admission
+more often): their arrival opens an inpatient stay, discharged when the feedback is given; the
+others an outpatient visit (Referral.encounter either way). Downward referrals opened on their
+own are mostly patients discharged down (inpatient, with the stay they left); a follow-on
+inherits its upward referral's setting. A signed resident's downward loop is closed by a done
+follow-up of their current contract, linked to it (Referral.closing_followup); an unsigned
+resident has no team to follow them up, and the demo still closes that loop (without a
+follow-up) as it always did, to keep the worklists plausible.
 """
 
 from __future__ import annotations
@@ -26,10 +35,10 @@ from django.utils import timezone
 
 from demo.referral_walk import ReferralNetwork, ReferralWalker, Walk
 from healthnet.bulk import objects_insert
-from healthnet.models import Department, Institution, Resident, Tier
+from healthnet.models import Department, Encounter, Institution, Resident, Tier
 from healthnet.selectors import alliance_memberships_current
 from referrals.models import DepartmentDaySlots, Referral, ReferralDirection, ReferralEvent
-from signing.models import ACTIVE_STATUSES, Contract
+from signing.models import ACTIVE_STATUSES, Contract, FollowUp, PackageKind, ServiceItem
 
 UP_PER_RESIDENT_YEAR = 0.05
 BATCH = 2000
@@ -44,7 +53,13 @@ def generate_referrals(
 ) -> dict[str, int]:
     """Add a year of referrals ending `today`; returns the rows created (zeros when referrals
     exist already). `up_per_resident_year` scales the volume (the benchmark raises it)."""
-    counts = {"referrals": 0, "referral_events": 0, "referral_day_slots": 0}
+    counts = {
+        "referrals": 0,
+        "referral_events": 0,
+        "referral_day_slots": 0,
+        "referral_encounters": 0,
+        "referral_follow_ups": 0,
+    }
     if Referral.objects.exists():
         log("referrals: demo referrals exist already, nothing added")
         return counts
@@ -82,6 +97,16 @@ def _referral_network(on: dt.date) -> ReferralNetwork:
         partners=partners,
         team_institution_of=_team_institutions(),
         slot_capacity={d.pk: d.referral_slots_per_day for d in departments},
+        contract_of={
+            resident_id: (pk, start)
+            for resident_id, pk, start in Contract.objects.filter(
+                status__in=ACTIVE_STATUSES
+            ).values_list("resident_id", "pk", "start_date")
+        },
+        followup_item_id=ServiceItem.objects.filter(package__kind=PackageKind.BASIC)
+        .order_by("package__code", "code")
+        .values_list("pk", flat=True)
+        .first(),
     )
 
 
@@ -104,7 +129,12 @@ class _ReferralYear:
         )
         self.start = self.now - dt.timedelta(days=365)
         self.network = _referral_network(today)
-        self.walker = ReferralWalker(self.network, self.rng, self.now)
+        self.walker = ReferralWalker(
+            self.network,
+            self.rng,
+            self.now,
+            around_rng=random.Random(f"referrals-{seed}:around"),  # noqa: S311
+        )
         self.counts: Counter[str] = Counter()
         self.slotted: list[Referral] = []  # written referrals holding a booked day slot
 
@@ -146,6 +176,8 @@ class _ReferralYear:
             "referrals": self.counts["referrals"],
             "referral_events": self.counts["events"],
             "referral_day_slots": self.counts["slots"],
+            "referral_encounters": self.counts["encounters"],
+            "referral_follow_ups": self.counts["follow_ups"],
         }
 
     def _moment(self) -> dt.datetime:
@@ -157,9 +189,10 @@ class _ReferralYear:
 
     def _write(self, walks: list[Walk]) -> None:
         walks = [w for w in walks if w.steps]
+        children = [w for w in walks if w.child_walk is not None and w.child_walk.steps]
+        self._write_around([*walks, *(w.child_walk for w in children)])
         parents = [w.referral for w in walks]
         objects_insert(Referral, parents)
-        children = [w for w in walks if w.child_walk is not None and w.child_walk.steps]
         for w in children:
             if w.child_kind == "redirect":
                 w.child.redirected_from = w.referral
@@ -191,6 +224,20 @@ class _ReferralYear:
         self.slotted.extend(
             r for r in [*parents, *(w.child for w in children)] if getattr(r, "_demo_slot", None)
         )
+
+    def _write_around(self, walks: list[Walk]) -> None:
+        """The visits and follow-ups the referrals link to, written first to take their ids."""
+        encounters = [e for w in walks for e in (w.encounter, w.source_stay) if e is not None]
+        objects_insert(Encounter, encounters)
+        follow_ups = [w.closing_followup for w in walks if w.closing_followup is not None]
+        objects_insert(FollowUp, follow_ups)
+        for w in walks:
+            if w.encounter is not None:
+                w.referral.encounter_id = w.encounter.pk
+            if w.closing_followup is not None:
+                w.referral.closing_followup_id = w.closing_followup.pk
+        self.counts["encounters"] += len(encounters)
+        self.counts["follow_ups"] += len(follow_ups)
 
     def _write_slots(self) -> None:
         keys = sorted({r._demo_slot for r in self.slotted})

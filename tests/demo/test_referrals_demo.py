@@ -7,6 +7,7 @@ import datetime as dt
 from django.db.models import Count
 
 from demo.referrals import generate_referrals
+from healthnet.models import Encounter
 from referrals.models import DepartmentDaySlots, Referral, ReferralEvent, ReferralStatus
 from referrals.transitions import transition_for
 from tests.factories import ResidentFactory
@@ -17,7 +18,14 @@ TODAY = dt.date(2026, 6, 30)
 def _fingerprint():
     return list(
         Referral.objects.order_by("created_at", "resident_id", "to_department_id").values_list(
-            "resident_id", "direction", "to_department_id", "status", "created_at", "overdue"
+            "resident_id",
+            "direction",
+            "to_department_id",
+            "status",
+            "created_at",
+            "overdue",
+            "care_setting",
+            "encounter__public_id",
         )
     )
 
@@ -56,11 +64,35 @@ def test_demo_year_follows_the_table_and_runs_once(net):
     assert Referral.objects.filter(redirected_from__isnull=False).exists()
     assert Referral.objects.filter(follow_on__isnull=False).exists()
 
+    # every arrival opened a visit at the receiving institution: an inpatient referral's an
+    # admitted stay (discharged, if at all, after the admission), the others an outpatient visit
+    arrived = Referral.objects.filter(arrived_at__isnull=False).select_related("encounter")
+    assert arrived.exists()
+    for referral in arrived:
+        visit = referral.encounter
+        assert visit is not None
+        assert (visit.resident_id, visit.institution_id) == (
+            referral.resident_id,
+            referral.to_institution_id,
+        )
+        assert visit.started_at == referral.arrived_at
+        if referral.care_setting == "inpatient":
+            assert (visit.kind, visit.admitted_at) == ("inpatient", referral.arrived_at)
+            assert visit.discharged_at is None or visit.discharged_at >= visit.admitted_at
+        else:
+            assert (visit.kind, visit.admitted_at) == ("outpatient", None)
+    assert not Referral.objects.filter(arrived_at__isnull=True, encounter__isnull=False).exists()
+    settings = dict(Referral.objects.values_list("care_setting").annotate(n=Count("pk")))
+    assert settings["inpatient"] > 0 and settings["outpatient"] > settings["inpatient"]
+    assert counts["referral_encounters"] == Encounter.objects.count()
+
     # a second run adds nothing
     assert generate_referrals(seed=3, today=TODAY, log=lambda _: None) == {
         "referrals": 0,
         "referral_events": 0,
         "referral_day_slots": 0,
+        "referral_encounters": 0,
+        "referral_follow_ups": 0,
     }
 
 
@@ -74,6 +106,7 @@ def test_demo_is_deterministic(net):
     Referral.objects.filter(redirected_from__isnull=False).delete()
     Referral.objects.all().delete()
     DepartmentDaySlots.objects.all().delete()
+    Encounter.objects.all().delete()  # the visits the arrivals opened
     generate_referrals(seed=5, today=TODAY, log=lambda _: None)
     assert _fingerprint() == first
 

@@ -63,6 +63,10 @@ def kpi_by_code(code: str) -> Kpi:
     return kpi
 
 
+def kpi_or_none(code: str) -> Kpi | None:
+    return KPIS.get(code)
+
+
 def period_parse(label: str, *, field: str = "period") -> Period:
     try:
         return Period.parse(label)
@@ -182,6 +186,19 @@ def kpis_table(period: Period, levels: tuple[str, ...] = LEVELS) -> list[KpiRow]
     rows = [_row(value, period) for value in values]
     rows.sort(key=lambda r: (order[r.kpi], level_order.get(r.level, 9), r.unit_code, r.breakdown))
     return rows
+
+
+def kpi_unit_rows(kpi: str, period: Period, level: str, unit_code: str) -> list[KpiRow]:
+    """One unit's rows of one KPI and period (one per breakdown value): one query."""
+    level_check(level, kpi_by_code(kpi))
+    values = KpiValue.objects.filter(
+        kpi=kpi,
+        period_kind=period.kind,
+        period_start=period.start,
+        level=level,
+        unit_code=unit_code,
+    ).only(*_COLUMNS)
+    return [_row(value, period) for value in values.order_by("breakdown")]
 
 
 def _periods_back(last: Period, count: int) -> list[Period]:

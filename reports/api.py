@@ -40,6 +40,11 @@ def _reader(request: HttpRequest) -> None:
 # --- schemas -----------------------------------------------------------------------------------
 
 
+class BreakdownValueOut(Schema):
+    code: str
+    name: str
+
+
 class KpiOut(Schema):
     code: str
     number: int
@@ -48,14 +53,23 @@ class KpiOut(Schema):
     levels: list[str]
     breakdown: str | None
     definition: str
+    breakdown_values: list[BreakdownValueOut]
 
-    @staticmethod
-    def resolve_name(obj: Kpi) -> str:
-        return str(obj.name)
 
-    @staticmethod
-    def resolve_definition(obj: Kpi) -> str:
-        return str(getattr(obj, "definition", "") or "")
+def _kpi_out(kpi: Kpi) -> dict:
+    """A plain dict: a Kpi is callable, and the schema would call it."""
+    return {
+        "code": kpi.code,
+        "number": kpi.number,
+        "name": str(kpi.name),
+        "unit": kpi.unit,
+        "levels": list(kpi.levels),
+        "breakdown": kpi.breakdown,
+        "definition": str(kpi.definition or ""),
+        "breakdown_values": [
+            {"code": code, "name": str(name)} for code, name in kpi.breakdown_values
+        ],
+    }
 
 
 class RowOut(Schema):
@@ -122,7 +136,7 @@ class SeriesQuery(Schema):
 def kpi_list(request):
     """The KPI catalogue with definitions, units and the levels each is defined at."""
     _reader(request)
-    return selectors.kpi_catalogue()
+    return [_kpi_out(kpi) for kpi in selectors.kpi_catalogue()]
 
 
 @router.get("/kpis/{code}", response=KpiOut)
@@ -131,7 +145,7 @@ def kpi_detail(request, code: str):
     kpi = selectors.kpi_or_none(code)
     if kpi is None:
         raise NotFound("kpi_not_found", "指标不存在 (no such KPI)")
-    return kpi
+    return _kpi_out(kpi)
 
 
 @router.get("/values", response=TableOut)
@@ -180,7 +194,18 @@ def kpi_cards(request, query: Query[CardsQuery]):
     """Headline cards: each KPI defined at the level, its figure for the period, the previous
     period's and the year-ago one, and the changes (differences in the KPI's unit)."""
     _reader(request)
-    return selectors.kpi_cards(selectors.period_parse(query.period), query.level, query.unit)
+    cards = selectors.kpi_cards(selectors.period_parse(query.period), query.level, query.unit)
+    return [
+        {
+            "kpi": _kpi_out(card.kpi),
+            "row": card.row,
+            "previous": card.previous,
+            "year_ago": card.year_ago,
+            "mom_change": card.mom_change,
+            "yoy_change": card.yoy_change,
+        }
+        for card in cards
+    ]
 
 
 # --- exports -----------------------------------------------------------------------------------

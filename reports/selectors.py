@@ -18,7 +18,7 @@ from django.conf import settings
 from healthnet.errors import InvalidInput
 from reports.kpis import KPIS, Kpi
 from reports.models import KpiRebuild, KpiValue
-from reports.periods import Period
+from reports.periods import Period, period_containing
 
 LEVELS = ("city", "district", "alliance", "institution", "team")
 # Below the institution: where a few records could be a few identifiable people.
@@ -133,11 +133,7 @@ def _row(value: KpiValue, period: Period | None = None) -> KpiRow:
 
 
 def _period_of(kind: str, start: dt.date) -> Period:
-    if kind == "month":
-        return Period.parse(f"{start.year:04d}-{start.month:02d}")
-    if kind == "quarter":
-        return Period.parse(f"{start.year:04d}Q{(start.month - 1) // 3 + 1}")
-    return Period.parse(f"{start.year:04d}")
+    return period_containing(kind, start)  # type: ignore[arg-type]
 
 
 _COLUMNS = (

@@ -28,8 +28,8 @@ from django.utils import timezone
 
 from reports.kpis import KPIS, Figure
 from reports.models import KpiRebuild, KpiValue
-from reports.periods import Period, months_between
-from reports.units import Unit, units
+from reports.periods import Period, month_of, months_between, period_containing
+from reports.units import Unit, hierarchy
 
 FOUR_PLACES = Decimal("0.0001")
 
@@ -47,14 +47,10 @@ def _decimal(value: Decimal | int | float | None) -> Decimal | None:
     return Decimal(value).quantize(FOUR_PLACES)
 
 
-def _month_of(day: dt.date) -> Period:
-    return Period.parse(f"{day.year:04d}-{day.month:02d}")
-
-
 def recent_months(today: dt.date) -> list[Period]:
     """The previous month and the current one: late data (a referral closed days after the month
     ended, a follow-up entered late) still changes the previous month."""
-    current = _month_of(today)
+    current = month_of(today)
     return [current.previous(), current]
 
 
@@ -64,30 +60,36 @@ def periods_for_months(months: Iterable[Period]) -> list[Period]:
     quarters: dict[str, Period] = {}
     years: dict[str, Period] = {}
     for m in months:
-        q = Period.parse(f"{m.start.year:04d}Q{(m.start.month - 1) // 3 + 1}")
-        y = Period.parse(f"{m.start.year:04d}")
+        q = period_containing("quarter", m.start)
+        y = period_containing("year", m.start)
         quarters.setdefault(q.label, q)
         years.setdefault(y.label, y)
     return months + list(quarters.values()) + list(years.values())
 
 
-def _unit_index(period: Period, today: dt.date) -> dict[tuple[str, str], Unit]:
-    """The units as they were on the period's last day (or today, for a period under way)."""
-    on = min(period.end - dt.timedelta(days=1), today)
-    return {(u.level, u.code): u for u in units(on)}
+def _unit_lookup(period: Period) -> Callable[[str, str], Unit | None]:
+    """Names and parents of the units (also of one closed since: a fact counted for it)."""
+    tree = hierarchy(start=period.start, end=period.end)
+
+    def unit(level: str, code: str) -> Unit | None:
+        try:
+            return tree.unit(level, code)  # type: ignore[arg-type]
+        except (KeyError, ValueError):
+            return None
+
+    return unit
 
 
-def rebuild_period(period: Period, *, today: dt.date | None = None) -> RebuildResult:
+def rebuild_period(period: Period) -> RebuildResult:
     """Recompute every KPI for the period and replace its rows."""
     started = time.perf_counter()
-    today = today or timezone.localdate()
-    index = _unit_index(period, today)
+    unit_of = _unit_lookup(period)
     now = timezone.now()
     rows: list[KpiValue] = []
     for kpi in KPIS.values():
         figures: dict[tuple[str, str, str], Figure] = kpi.compute(period)
         for (level, unit_code, breakdown), figure in sorted(figures.items()):
-            unit = index.get((level, unit_code))
+            unit = unit_of(level, unit_code)
             rows.append(
                 KpiValue(
                     kpi=kpi.code,
@@ -95,7 +97,7 @@ def rebuild_period(period: Period, *, today: dt.date | None = None) -> RebuildRe
                     period_start=period.start,
                     level=level,
                     unit_code=unit_code,
-                    unit_name=unit.name if unit else unit_code,
+                    unit_name=str(unit.name) if unit else unit_code,
                     parent_code=(unit.parent_code or "") if unit else "",
                     breakdown=breakdown or "",
                     numerator=_decimal(figure.numerator),
@@ -123,14 +125,13 @@ def rebuild_months(
     first: Period,
     last: Period,
     *,
-    today: dt.date | None = None,
     progress: Callable[[int, int, RebuildResult], None] | None = None,
 ) -> list[RebuildResult]:
     """The months first..last (inclusive) and their quarters and years."""
     periods = periods_for_months(months_between(first, last))
     results = []
     for done, period in enumerate(periods, start=1):
-        result = rebuild_period(period, today=today)
+        result = rebuild_period(period)
         results.append(result)
         if progress is not None:
             progress(done, len(periods), result)
@@ -141,4 +142,4 @@ def rebuild_recent(today: dt.date | None = None) -> list[RebuildResult]:
     """The beat job's work: the current and the previous month, their quarters and years."""
     today = today or timezone.localdate()
     previous, current = recent_months(today)
-    return rebuild_months(previous, current, today=today)
+    return rebuild_months(previous, current)

@@ -28,7 +28,7 @@ def ratio():
 
 @pytest.fixture
 def count():
-    return kpi_where("count", "team")
+    return kpi_where("count", "institution")
 
 
 def _values(api, **params):
@@ -43,7 +43,16 @@ def test_bureau_and_system_admin_read_the_catalogue():
         body = response.json()
         assert [k["code"] for k in body] == list(KPIS)
         first = body[0]
-        assert set(first) == {"code", "number", "name", "unit", "levels", "breakdown", "definition"}
+        assert set(first) == {
+            "code",
+            "number",
+            "name",
+            "unit",
+            "levels",
+            "breakdown",
+            "definition",
+            "breakdown_values",
+        }
 
 
 @pytest.mark.parametrize(
@@ -115,19 +124,22 @@ def test_values_by_level_and_parent(bureau_api, ratio):
 
 
 def test_small_team_cells_are_flagged(bureau_api, count, ratio, settings):
-    put(count, "2026-03", "team", "11", 4, parent="p1")
-    put(count, "2026-03", "team", "12", 5, parent="p1")
     put(ratio, "2026-03", "team", "11", 4, 4, parent="p1")
-    put(ratio, "2026-03", "team", "12", 2, 6, parent="p1")
+    put(ratio, "2026-03", "team", "12", 2, 5, parent="p1")
+    put(ratio, "2026-03", "institution", "p1", 1, 1, parent="d1")
+    put(count, "2026-03", "institution", "p1", 1, parent="d1")
 
-    def flags(kpi):
-        rows = _values(bureau_api, kpi=kpi.code, period="2026-03", level="team").json()["rows"]
+    def flags(kpi, level="team"):
+        rows = _values(bureau_api, kpi=kpi.code, period="2026-03", level=level).json()["rows"]
+        assert rows
         return {r["unit_code"]: r["suppressed"] for r in rows}
 
-    assert flags(count) == {"11": True, "12": False}
     assert flags(ratio) == {"11": True, "12": False}  # by the denominator, not the value
+    # at the institution and above, never
+    assert flags(ratio, "institution") == {"p1": False}
+    assert flags(count, "institution") == {"p1": False}
     settings.REPORTS_SMALL_CELL = 7
-    assert flags(count) == {"11": True, "12": True}
+    assert flags(ratio) == {"11": True, "12": True}
     settings.REPORTS_SMALL_CELL = 0
     assert flags(ratio) == {"11": False, "12": False}
 

@@ -34,7 +34,7 @@ def ratio():
 
 @pytest.fixture
 def count():
-    return kpi_where("count", "team")
+    return kpi_where("count", "institution")
 
 
 @pytest.fixture
@@ -42,9 +42,9 @@ def figures(ratio, count):
     put(ratio, "2026-03", "city", "city", 30, 40, name="乌海市")
     put(ratio, "2026-03", "team", "7", 3, 4, parent="p1", name="小团队")  # small: 4 < 5
     put(ratio, "2026-03", "team", "8", 6, 8, parent="p1", name='=HYPERLINK("x")')
-    put(count, "2026-03", "team", "7", 2, parent="p1", name="小团队")
-    put(count, "2026-03", "team", "8", 17, parent="p1", name='=HYPERLINK("x")')
-    put(count, "2026-02", "team", "8", 99, parent="p1")  # another month: not exported
+    put(count, "2026-03", "institution", "p1", 2, parent="d1", name="小机构")  # above teams
+    put(count, "2026-03", "institution", "p2", 17, parent="d1", name='=HYPERLINK("x")')
+    put(count, "2026-02", "institution", "p2", 99, parent="d1")  # another month: not exported
 
 
 def test_csv_has_a_bom_chinese_headers_and_blank_small_cells(bureau_api, figures, ratio, count):
@@ -67,9 +67,10 @@ def test_csv_has_a_bom_chinese_headers_and_blank_small_cells(bureau_api, figures
     assert city["层级"] == "全市"
     small = by[(ratio.code, "7")]
     assert (small["分子"], small["分母"], small["指标值"], small["小格抑制"]) == ("", "", "", "是")
-    assert by[(count.code, "7")]["指标值"] == "" and by[(count.code, "7")]["小格抑制"] == "是"
-    assert by[(count.code, "8")]["指标值"] == "17.0000"
-    assert by[(count.code, "8")]["单位名称"] == '\'=HYPERLINK("x")'
+    assert by[(count.code, "p1")]["指标值"] == "2.0000"
+    assert by[(count.code, "p1")]["小格抑制"] == ""
+    assert by[(count.code, "p2")]["指标值"] == "17.0000"
+    assert by[(count.code, "p2")]["单位名称"] == '\'=HYPERLINK("x")'
     assert AuditEvent.objects.filter(action="export", object_type="report").count() == 1
 
 
@@ -89,7 +90,7 @@ def test_xlsx_sheets_per_level_definitions_formats(bureau_api, figures, ratio, c
     response = bureau_api.get("/api/v1/reports/export.xlsx", {"period": "2026-03"})
     assert response.status_code == 200, response.content
     book = openpyxl.load_workbook(io.BytesIO(response.content))
-    assert book.sheetnames == ["全市", "家庭医生团队", "指标定义"]
+    assert book.sheetnames == ["全市", "机构", "家庭医生团队", "指标定义"]
     team = book["家庭医生团队"]
     assert team.freeze_panes == "A2"
     header = [cell.value for cell in team[1]]
@@ -99,12 +100,15 @@ def test_xlsx_sheets_per_level_definitions_formats(bureau_api, figures, ratio, c
     big = rows[(ratio.code, "8")]
     assert big[11].value == pytest.approx(0.75)
     assert big[11].number_format == "0.00%"
-    assert big[9].value == 6 and big[10].value == 8
+    assert big[9].value == 6
+    assert big[10].value == 8
     assert big[6].value == '\'=HYPERLINK("x")'
     assert big[6].data_type == "s"
     small = rows[(ratio.code, "7")]
     assert [small[i].value for i in (9, 10, 11, 13)] == [None, None, None, "是"]
-    assert rows[(count.code, "8")][11].value == 17
+    institutions = {(r[1].value, r[5].value): r for r in book["机构"].iter_rows(min_row=2)}
+    assert institutions[(count.code, "p2")][11].value == 17
+    assert institutions[(count.code, "p2")][11].number_format == "#,##0"
     city = book["全市"]
     assert [c.value for c in city[2]][1] == ratio.code
 
@@ -143,7 +147,8 @@ def test_fhir_small_cell_has_no_figures(bureau_api, figures, ratio):
         bureau_api.get("/api/v1/reports/fhir/MeasureReport", params).content
     )
     [group] = report.group
-    assert group.population is None and group.measureScore is None
+    assert group.population is None
+    assert group.measureScore is None
 
 
 def test_fhir_unknowns_are_404_or_422(bureau_api, figures, ratio):

@@ -52,7 +52,7 @@ class Command(BaseCommand):
                 f"{done}/{total} {result.period}: {result.rows} rows, {result.duration_ms} ms"
             )
 
-        results = rebuild_months(start, end, today=today, progress=progress)
+        results = rebuild_months(start, end, progress=progress)
         self.stdout.write(
             self.style.SUCCESS(
                 f"已重算 {len(results)} 个统计期,共 {sum(r.rows for r in results)} 行 "

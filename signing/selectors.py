@@ -27,6 +27,15 @@ from healthnet.national_id import national_id_hash, parse_national_id
 from healthnet.populations import birth_date_range_for_age_population
 from healthnet.selectors import resident_related_to_institution
 from signing import permissions
+
+# The contract timeline's reads live in signing.history (this module's size); they are part of
+# this door.
+from signing.history import (  # noqa: F401
+    contract_events_between,
+    contract_status_on,
+    contract_statuses_on,
+    contracts_active_on,
+)
 from signing.models import (
     ACTIVE_STATUSES,
     Contract,

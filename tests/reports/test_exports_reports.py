@@ -164,3 +164,17 @@ def test_every_kpi_has_a_valid_measure(bureau_api):
         response = bureau_api.get(f"/api/v1/reports/fhir/Measure/{kpi.code.replace('_', '-')}")
         assert response.status_code == 200, response.content
         assert Measure.model_validate_json(response.content).identifier[0].value == kpi.code
+
+
+def test_fhir_median_carries_its_cases_and_hours(bureau_api):
+    median = kpi_where("hours", "city")
+    put(median, "2026-03", "city", "city", "12.5", 7, value="12.5")
+    params = {"kpi": median.code, "period": "2026-03"}
+    response = bureau_api.get("/api/v1/reports/fhir/MeasureReport", params)
+    assert response.status_code == 200, response.content
+    [group] = MeasureReport.model_validate_json(response.content).group
+    assert [(p.code.coding[0].code, p.count) for p in group.population] == [
+        ("measure-population", 7)
+    ]
+    assert float(group.measureScore.value) == 12.5
+    assert group.measureScore.code == "h"

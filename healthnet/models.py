@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 
@@ -305,10 +304,6 @@ class Resident(models.Model):
         return self.name
 
 
-def _today() -> dt.date:
-    return timezone.localdate()
-
-
 class RegistrationEnd(models.TextChoices):
     """Why a registration period ended (docs/design.md §3: the register over time)."""
 
@@ -360,13 +355,15 @@ class ResidentRegistration(models.Model):
 
 class ResidentPopulationTag(models.Model):
     """A registry-based key-population tag (hypertension, TB, ...), valid from `valid_from` to
-    `valid_to` (both days included; None: still valid). Age-based ones are derived. A resident
-    has at most one open tag per population; an ended tag stays as history (the reports count
-    each month's key populations as they were, healthnet.selectors.population_tags_on)."""
+    `valid_to` (both days included). `valid_from` None: held since before the register kept
+    dates (a tag recorded without a start, as all were before; it counts for every past day);
+    `valid_to` None: still held. Age-based ones are derived. A resident has at most one open tag
+    per population; an ended tag stays as history (the reports count each month's key
+    populations as they were, healthnet.selectors.population_tags_on)."""
 
     resident = models.ForeignKey(Resident, on_delete=models.CASCADE, related_name="population_tags")
     population = models.CharField(max_length=24, choices=KeyPopulation.choices)
-    valid_from = models.DateField(default=_today)
+    valid_from = models.DateField(null=True, blank=True)
     valid_to = models.DateField(null=True, blank=True)
 
     class Meta:
@@ -391,7 +388,9 @@ class ResidentPopulationTag(models.Model):
         indexes = [models.Index(fields=["population", "resident"])]
 
     def valid_on(self, day: dt.date) -> bool:
-        return self.valid_from <= day and (self.valid_to is None or self.valid_to >= day)
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or self.valid_to >= day
+        )
 
 
 class EncounterKind(models.TextChoices):

@@ -331,24 +331,9 @@ def report_encounters(*, start: dt.datetime, end: dt.datetime) -> QuerySet[Encou
     return Encounter.objects.filter(started_at__gte=start, started_at__lt=end)
 
 
-def report_discharges(*, start: dt.datetime, end: dt.datetime) -> QuerySet[Encounter]:
-    """Inpatient stays ended (discharged) in [start, end)."""
-    return Encounter.objects.filter(kind="inpatient", ended_at__gte=start, ended_at__lt=end)
-
-
 def report_departments_with_slots() -> QuerySet[Department]:
     """Departments that accept referrals and reserve slots for them (预留号源)."""
     return Department.objects.filter(accepts_referrals=True, referral_slots_per_day__gt=0)
-
-
-def report_residents() -> QuerySet[Resident]:
-    """The register: every resident (the coverage denominators)."""
-    return Resident.objects.all()
-
-
-def report_population_tags() -> QuerySet[ResidentPopulationTag]:
-    """Registry key-population tags (the age groups are derived: healthnet.populations)."""
-    return ResidentPopulationTag.objects.all()
 
 
 # --- the register over time (docs/design.md §3, §7) ---------------------------------------------
@@ -377,11 +362,13 @@ def resident_district_on(resident: Resident, day: dt.date) -> str | None:
 
 def population_tags_on(day: dt.date) -> QuerySet[ResidentPopulationTag]:
     """The registry key-population tags valid on `day` (`resident_id`, `population`): at most one
-    row per resident × population. The age groups (65+, 0–6) are not tags: derive them from the
+    row per resident × population (a tag without a start counts for every day up to its end).
+    The age groups (65+, 0–6) are not tags: derive them from the
     birth date on the day (healthnet.populations). Not filtered by the register: combine with
     `residents_registered_on(day)` (e.g. `resident_id__in=...values("resident_id")`)."""
-    return ResidentPopulationTag.objects.filter(valid_from__lte=day).filter(
-        Q(valid_to__isnull=True) | Q(valid_to__gte=day)
+    return ResidentPopulationTag.objects.filter(
+        Q(valid_from__isnull=True) | Q(valid_from__lte=day),
+        Q(valid_to__isnull=True) | Q(valid_to__gte=day),
     )
 
 

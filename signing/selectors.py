@@ -282,7 +282,10 @@ def _population_filter(population: str, today: dt.date) -> Q:
     return Q(
         Exists(
             ResidentPopulationTag.objects.filter(
-                resident_id=OuterRef("resident_id"), population=population
+                Q(valid_from__isnull=True) | Q(valid_from__lte=today),
+                Q(valid_to__isnull=True) | Q(valid_to__gte=today),
+                resident_id=OuterRef("resident_id"),
+                population=population,
             )
         )
     )
@@ -501,8 +504,3 @@ def report_followups_due(*, start: dt.date, end: dt.date) -> QuerySet[FollowUp]:
         .exclude(status=FollowUpStatus.CANCELLED)
         .select_related("contract")
     )
-
-
-def report_contracts() -> QuerySet[Contract]:
-    """Every contract, offers never signed included: each KPI states which count."""
-    return Contract.objects.all()

@@ -1,11 +1,11 @@
 """Backfill the register over time (docs/design.md §3, §7) for the residents that existed before
 it kept dates: one open registration period per resident, in their district, from their birth
 date (when they moved in is not known: as far as the record goes they were always on the
-register, as every report assumed until now), and each existing key-population tag valid from
-the same day. From here on the services keep the dates."""
+register, as every report assumed until now). The existing key-population tags keep no start
+(`valid_from` None: held since before the register kept dates). From here on the services keep
+the dates."""
 
 from django.db import migrations
-from django.db.models import OuterRef, Subquery
 
 BATCH = 5000
 
@@ -13,7 +13,6 @@ BATCH = 5000
 def backfill(apps, schema_editor):
     Resident = apps.get_model("healthnet", "Resident")
     ResidentRegistration = apps.get_model("healthnet", "ResidentRegistration")
-    ResidentPopulationTag = apps.get_model("healthnet", "ResidentPopulationTag")
     registered = ResidentRegistration.objects.values("resident_id")
     rows = []
     for pk, district_id, birth_date in (
@@ -29,11 +28,6 @@ def backfill(apps, schema_editor):
             ResidentRegistration.objects.bulk_create(rows)
             rows = []
     ResidentRegistration.objects.bulk_create(rows)
-    ResidentPopulationTag.objects.update(
-        valid_from=Subquery(
-            Resident.objects.filter(pk=OuterRef("resident_id")).values("birth_date")[:1]
-        )
-    )
 
 
 class Migration(migrations.Migration):

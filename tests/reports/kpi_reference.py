@@ -31,14 +31,15 @@ import time_machine
 
 from healthcodes import keys as healthcode_keys
 from healthcodes import services as healthcodes
-from healthnet.models import ResidentPopulationTag, Tier, UserRole
+from healthnet import register
+from healthnet.models import Encounter, ResidentRegistration, Tier, UserRole
 from healthnet.services import encounter_create
 from referrals import escalation
 from referrals import services as referrals
 from referrals.models import Referral
 from signing import services as signing
 from signing.models import FollowUp, ServiceItem, ServicePackage
-from signing.services.periodic import contracts_mark_renewal_due
+from signing.services.periodic import contracts_expire, contracts_mark_renewal_due
 from tests.factories import (
     AllianceFactory,
     DepartmentFactory,
@@ -138,13 +139,36 @@ def _residents(ref: Reference) -> None:
                 birth_date=births.get(name, born),
                 registered_by=ref.institutions[home],
             )
+    for resident in ref.residents.values():  # on the register since 2020
+        if not ResidentRegistration.objects.filter(resident=resident).exists():
+            register.registration_start(
+                resident=resident, district=resident.district_id, on=dt.date(2020, 1, 1)
+            )
     for name, population in (
         ("k5", "hypertension"),
         ("k6", "hypertension"),
         ("k6", "diabetes"),
         ("w2", "tuberculosis"),
     ):
-        ResidentPopulationTag.objects.create(resident=ref.residents[name], population=population)
+        register.population_tag_add(
+            actor=None, resident=ref.residents[name], population=population, on=dt.date(2025, 1, 1)
+        )
+
+
+def _register_changes(ref: Reference) -> None:
+    """11, 12: w2's tuberculosis ends on 03-15 (last day 03-14); k6 moves east → west on 03-20;
+    w4 dies on 03-31 (the day of death still counts)."""
+    r = ref.residents
+    with clock(at(2026, 3, 15)):
+        register.population_tag_end(
+            actor=None, resident=r["w2"], population="tuberculosis", on=dt.date(2026, 3, 15)
+        )
+    with clock(at(2026, 3, 20)):
+        register.resident_move(
+            actor=None, resident=r["k6"], on=dt.date(2026, 3, 20), district="west"
+        )
+    with clock(at(2026, 4, 1)):
+        register.resident_death_record(actor=None, resident=r["w4"], died_on=dt.date(2026, 3, 31))
 
 
 def _sign(ref: Reference, name: str, team: str, start: dt.date) -> None:
@@ -207,6 +231,8 @@ def _contracts(ref: Reference) -> None:
             actor=None, contract=ref.contracts["k7"], signed_by="resident", method="in_person"
         ).contract
     _followup(ref, "k1_next", dt.date(2026, 3, 30), at(2026, 4, 16), "t1")  # 17 days late
+    with clock(at(2026, 4, 19, 1)):
+        contracts_expire(today=dt.date(2026, 4, 19))  # k3: its grace over
 
 
 def _visits(ref: Reference) -> None:
@@ -238,6 +264,22 @@ def _visits(ref: Reference) -> None:
                 kind=kind,
                 started_at=started,
             )
+    # Inpatient stays: e4 at H admitted 03-09, discharged 03-31 23:30 (March); w3 at D 03-11 12:00
+    # to 03-12 09:00.
+    h_stay = Encounter.objects.get(resident=r["e4"], kind="inpatient")
+    with clock(at(2026, 3, 31, 23, 30)):
+        register.inpatient_admit(actor=None, encounter=h_stay, at=at(2026, 3, 9))
+        register.inpatient_discharge(actor=None, encounter=h_stay, at=at(2026, 3, 31, 23, 30))
+    with clock(at(2026, 3, 12, 9)):
+        d_stay = encounter_create(
+            actor=None,
+            resident=r["w3"],
+            institution_id=inst["d"].pk,
+            kind="inpatient",
+            started_at=at(2026, 3, 11, 12),
+        )
+        register.inpatient_admit(actor=None, encounter=d_stay, at=at(2026, 3, 11, 12))
+        register.inpatient_discharge(actor=None, encounter=d_stay, at=at(2026, 3, 12, 9))
     # A registration by scanning the health code at P1 (opens an outpatient visit, source scan).
     scanned_at = at(2026, 3, 12, 9)
     with clock(scanned_at):
@@ -354,6 +396,7 @@ def _referrals(ref: Reference) -> None:
             urgency="routine",
             reason_code="Z09",
             clinical_summary="康复期",
+            care_setting="inpatient",  # discharged from D on 03-12
         )
     # up8: submitted then cancelled by the referrer: submitted, never decided.
     with clock(at(2026, 3, 16)):
@@ -409,6 +452,30 @@ def _referrals(ref: Reference) -> None:
     )
     with clock(at(2026, 3, 29, 11)):
         escalation.referrals_auto_close(now=at(2026, 3, 29, 11))
+    # down4: H → P1 for k8 (signed with T1: consent) on 03-20; the team follows up on 03-24, four
+    # days on (k8's April follow-up, done early): answered late.
+    with clock(at(2026, 3, 20)):
+        rf["down4"], _ = referrals.referral_create(
+            actor=u["h_doctor"],
+            resident=ref.residents["k8"],
+            to_department=ref.departments["p1_gp"],
+            urgency="routine",
+            reason_code="Z09",
+            clinical_summary="复查",
+            resident_consent=True,
+        )
+    _followup(ref, "k8", dt.date(2026, 4, 17), at(2026, 3, 24), "t1")
+    # down3: H → P1 for e4, discharged 03-31 23:30, referred down 04-01 09:00 (inpatient).
+    with clock(at(2026, 4, 1, 9)):
+        rf["down3"], _ = referrals.referral_create(
+            actor=u["h_doctor"],
+            resident=ref.residents["e4"],
+            to_department=ref.departments["p1_gp"],
+            urgency="routine",
+            reason_code="Z09",
+            clinical_summary="出院后康复",
+            care_setting="inpatient",
+        )
     # up4: submitted 23:00 on 03-31 (March), accepted 04-01 08:00 (April, 9 h), booked 04-03.
     with clock(at(2026, 3, 31, 23)):
         _up(ref, "up4", "e2")
@@ -441,6 +508,7 @@ def build() -> Reference:
     _contracts(ref)
     _visits(ref)
     _referrals(ref)
+    _register_changes(ref)
     for referral in ref.referrals.values():
         referral.refresh_from_db()
     return ref

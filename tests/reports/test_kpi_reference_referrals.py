@@ -6,7 +6,9 @@ up1 P1→H  submitted 03-02 10:00, accepted 03-03 09:00 (23 h), booked 03-06, co
 up2 P1→H  urgent, submitted 03-04 10:00, rejected no_capacity 16:00 (6 h > 4 h)
 up3 P2→H  submitted 03-10 10:00, redirected by H 03-11 10:00 (24 h) → up3_next P2→D, accepted by D
           03-14 10:00 (72 h > 48 h), booked 03-20
-down2 D→P2 submitted 03-12 10:00
+down2 D→P2 inpatient (w3 discharged from D 03-12 09:00), submitted 03-12 10:00
+down4 H→P1 submitted 03-20 10:00 (k8, outpatient)
+down3 H→P1 inpatient (e4 discharged 03-31 23:30), submitted 04-01 09:00
 up8 P1→H  submitted 03-16 10:00, cancelled 11:00; a draft P1→H never submitted
 up6 P1→H  submitted 03-20 10:00, accepted 12:00 (2 h), booked 03-23, no-show, rebooked 03-27
 up7 P1→H  submitted 03-21 10:00, accepted 14:00 (4 h), booked 03-26, completed 03-26 10:00,
@@ -55,22 +57,25 @@ def test_referrals_up(ref):
 
 def test_referrals_down_and_the_ratio(ref):
     march = KPIS["referrals_down"].compute(MARCH)
-    assert pair(march, "institution", "h") == (1, None)  # down1
+    assert pair(march, "institution", "h") == (2, None)  # down1, down4
     assert pair(march, "institution", "dh") == (1, None)  # down2
-    # Both are outpatient referrals (the default care setting); no inpatient one in March.
-    assert pair(march, "institution", "h", "outpatient") == (1, None)
+    assert pair(march, "institution", "h", "outpatient") == (2, None)
+    assert pair(march, "institution", "h", "inpatient") == (0, None)
+    assert pair(march, "institution", "dh", "inpatient") == (1, None)
     assert pair(march, "city", "city", "outpatient") == (2, None)
-    assert pair(march, "city", "city", "inpatient") == (0, None)
-    assert pair(march, "city", "city") == (2, None)
-    assert pair(march, "alliance", "g") == (1, None)
+    assert pair(march, "city", "city", "inpatient") == (1, None)
+    assert pair(march, "city", "city") == (3, None)
+    assert pair(march, "alliance", "g") == (2, None)
+    april = KPIS["referrals_down"].compute(APRIL)
+    assert pair(april, "city", "city", "inpatient") == (1, None)  # down3
     ratio = KPIS["down_up_ratio"].compute(MARCH)
-    assert pair(ratio, "city", "city") == (2, 7)
-    assert ratio[("city", "city", "")].value == Decimal("0.2857")
-    assert pair(ratio, "district", "east") == (1, 6)
+    assert pair(ratio, "city", "city") == (3, 7)
+    assert ratio[("city", "city", "")].value == Decimal("0.4286")
+    assert pair(ratio, "district", "east") == (2, 6)
     assert pair(ratio, "district", "west") == (1, 1)
-    assert pair(ratio, "alliance", "g") == (1, 6)
+    assert pair(ratio, "alliance", "g") == (2, 6)
     assert pair(ratio, "alliance", "c") == (1, 1)
-    assert pair(KPIS["down_up_ratio"].compute(APRIL), "city", "city") == (0, 1)
+    assert pair(KPIS["down_up_ratio"].compute(APRIL), "city", "city") == (1, 1)
 
 
 def test_decisions_on_time_and_median_hours(ref):

@@ -178,3 +178,13 @@ def test_fhir_median_carries_its_cases_and_hours(bureau_api):
     ]
     assert float(group.measureScore.value) == 12.5
     assert group.measureScore.code == "h"
+
+
+def test_breakdown_values_are_exported_by_their_names(bureau_api):
+    kpi = kpi_where("ratio", "institution", breakdown=True)
+    value, label = kpi.breakdown_values[0]
+    put(kpi, "2026-03", "institution", "p1", 2, 10, parent="d1", breakdown=value)
+    put(kpi, "2026-03", "institution", "p1", 3, 10, parent="d1")
+    response = bureau_api.get("/api/v1/reports/export.csv", {"period": "2026-03", "kpi": kpi.code})
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [(r["分组"], r["分子"]) for r in rows] == [("", "3.0000"), (str(label), "2.0000")]

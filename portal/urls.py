@@ -6,6 +6,7 @@ from django.urls import path
 
 from portal import views
 from portal.pages import (
+    bureau,
     desk_cards,
     imports,
     landing,
@@ -26,7 +27,6 @@ RESERVED = [
     ("referrals/new/", "referral-new"),
     ("scan/", "scan-station"),
     ("system/", "system-home"),
-    ("bureau/", "bureau-dashboard"),
 ]
 
 # --- the resident's phone and the desk's cards (issue 11) ---
@@ -105,4 +105,10 @@ urlpatterns += [
         name="contract-import-report",
     ),
     path("institution/teams/", imports.institution_teams, name="institution-teams"),
+]
+
+# --- the bureau's dashboard (issue 12) ----------------------------------------------------------
+urlpatterns += [
+    path("bureau/", bureau.dashboard, name="bureau-dashboard"),
+    path("bureau/kpi/<slug:code>/", bureau.kpi_detail, name="bureau-kpi"),
 ]

@@ -77,8 +77,8 @@ def change_text(kpi: Kpi, change: Decimal | None) -> str:
         return _("%(sign)s%(n)s 个百分点") % {"sign": sign, "n": _places(size * 100, ONE_PLACE)}
     if kpi.unit == "count":
         return f"{sign}{int(size):,}"
-    unit = _("小时") if kpi.unit == "hours" else _("天")
-    return f"{sign}{_places(size, ONE_PLACE)} {unit}"
+    template = _("%(n)s 小时") if kpi.unit == "hours" else _("%(n)s 天")
+    return template % {"n": f"{sign}{_places(size, ONE_PLACE)}"}
 
 
 def change_direction(change: Decimal | None) -> str:
@@ -96,7 +96,9 @@ def chart_number(kpi: Kpi, row: selectors.KpiRow | None) -> float | None:
 
 
 def axis_unit(kpi: Kpi) -> str:
-    return {"ratio": "%", "count": _("人次"), "hours": _("小时"), "days": _("天")}[kpi.unit]
+    if kpi.unit in ("hours", "days"):  # the unit word alone: "小时", "天"
+        return (_("%(n)s 小时" if kpi.unit == "hours" else "%(n)s 天") % {"n": ""}).strip()
+    return "%" if kpi.unit == "ratio" else _("人次")
 
 
 def row_cells(kpi: Kpi, row: selectors.KpiRow | None) -> dict[str, Any]:
@@ -395,7 +397,7 @@ def kpi_detail(request: HttpRequest, code: str) -> HttpResponse:
     if computed_at is None:
         return render(request, "portal/bureau/kpi.html", context)
 
-    crumbs = [{"name": _("全市"), "url": kpi_url(kpi.code, period)}]
+    crumbs = [{"name": LEVEL_NAMES["city"], "url": kpi_url(kpi.code, period)}]
     if unit:
         focus = _unit_row(kpi, period, focus_level, unit)
         if focus is None:

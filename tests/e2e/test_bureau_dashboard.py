@@ -123,7 +123,7 @@ def test_the_dashboard_draws_its_charts_drills_down_and_exports(page, base_url, 
     click_bar(page, "#chart-compare", series=0, index=0)
     expect(page).to_have_url(re.compile(r"/bureau/kpi/referrals_up/\?.*level=institution"))
     expect(page.get_by_role("heading", level=1)).to_have_text("2. 上转人次")
-    crumbs = page.get_by_role("navigation", name="层级")
+    crumbs = page.get_by_role("navigation", name="指标层级")
     expect(crumbs.locator('[aria-current="page"]')).to_have_text(district[0])
     table = page.locator("[data-comparison-table]")
     expect(table.locator("tbody tr")).to_have_count(2)
@@ -172,7 +172,7 @@ def test_a_team_figure_drills_from_the_table_without_javascript(open_browser, ba
     teams = page.locator("[data-comparison-table] tbody tr")
     expect(teams).to_have_count(1)
     expect(teams).to_contain_text(reported.team.name)
-    crumbs = page.get_by_role("navigation", name="层级").get_by_role("listitem")
+    crumbs = page.get_by_role("navigation", name="指标层级").get_by_role("listitem")
     expect(crumbs).to_have_count(4)  # 数据看板 › 全市 › the district › the institution
 
 

@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-ORDER = ["verifier", "generate", "signing", "referrals", "scan", "resident_code"]
+ORDER = ["verifier", "generate", "signing", "referrals", "scan", "resident_code", "reports"]
 
 
 def available() -> list[str]:
@@ -150,6 +150,18 @@ HEADLINES = {
             f" {figure(r, 'bytes per refresh (gzip, on the wire)'):,} B",
             "issue 11",
         )
+    ],
+    "reports": lambda r: [
+        (
+            "report rollups: one month's KPIs by their functions ÷ hand-written SQL",
+            f"{figure(r, 'ratio functions ÷ SQL'):.2f}×",
+            "≤ 1.5× (issue 12)",
+        ),
+        (
+            "report API read from the rollups, every team: p50 / p95",
+            figure(r, "values, fulfilment, every team: p50 / p95") + " ms",
+            "issue 12",
+        ),
     ],
 }
 

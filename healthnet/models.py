@@ -3,6 +3,7 @@ encounters; staff users and their API tokens; the audit trail and the outbox."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any, ClassVar
 
@@ -285,6 +286,9 @@ class Resident(models.Model):
         on_delete=models.PROTECT,
         related_name="registered_residents",
     )
+    # The day of death (a death recorded by healthnet.services.resident_death_record, which also
+    # ends the resident's registration and tags that day). None: alive, as far as is known.
+    died_on = models.DateField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -300,21 +304,93 @@ class Resident(models.Model):
         return self.name
 
 
+class RegistrationEnd(models.TextChoices):
+    """Why a registration period ended (docs/design.md §3: the register over time)."""
+
+    MOVED_DISTRICT = "moved_district", _("迁往本市其他区")
+    MOVED_AWAY = "moved_away", _("迁出本市")
+    DIED = "died", _("死亡")
+
+
+class ResidentRegistration(models.Model):
+    """One period a resident is on the register of one district (docs/design.md §3, §7): from
+    `valid_from` to `valid_to`, both days included; `valid_to` None while it lasts. A move to
+    another district ends one period the day before the move and starts the next on the move's
+    day; moving away or death ends the last one. A resident has at most one open period, and
+    `Resident.district` is the district of that period (kept by the services)."""
+
+    resident = models.ForeignKey(Resident, on_delete=models.CASCADE, related_name="registrations")
+    district = _district_key(related_name="registrations")
+    valid_from = models.DateField()
+    valid_to = models.DateField(null=True, blank=True)
+    ended_reason = models.CharField(max_length=16, choices=RegistrationEnd.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["resident_id", "valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["resident"],
+                condition=Q(valid_to__isnull=True),
+                name="registration_one_open_per_resident",
+            ),
+            models.UniqueConstraint(
+                fields=["resident", "valid_from"], name="registration_unique_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="registration_period_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True, ended_reason="")
+                | Q(valid_to__isnull=False) & ~Q(ended_reason=""),
+                name="registration_end_has_reason",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["valid_from", "valid_to"], name="registration_period"),
+            models.Index(fields=["district", "valid_from"], name="registration_district"),
+        ]
+
+
 class ResidentPopulationTag(models.Model):
-    """A registry-based key-population tag (hypertension, TB, ...). Age-based ones are derived."""
+    """A registry-based key-population tag (hypertension, TB, ...), valid from `valid_from` to
+    `valid_to` (both days included). `valid_from` None: held since before the register kept
+    dates (a tag recorded without a start, as all were before; it counts for every past day);
+    `valid_to` None: still held. Age-based ones are derived. A resident has at most one open tag
+    per population; an ended tag stays as history (the reports count each month's key
+    populations as they were, healthnet.selectors.population_tags_on)."""
 
     resident = models.ForeignKey(Resident, on_delete=models.CASCADE, related_name="population_tags")
     population = models.CharField(max_length=24, choices=KeyPopulation.choices)
+    valid_from = models.DateField(null=True, blank=True)
+    valid_to = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["resident", "population"], name="resident_tag_unique"),
+            models.UniqueConstraint(
+                fields=["resident", "population"],
+                condition=Q(valid_to__isnull=True),
+                name="resident_tag_one_open",
+            ),
+            models.UniqueConstraint(
+                fields=["resident", "population", "valid_from"], name="resident_tag_unique_start"
+            ),
             models.CheckConstraint(
                 condition=~Q(population__in=["elderly_65", "child_0_6"]),
                 name="resident_tag_not_age_derived",
             ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True) | Q(valid_to__gte=models.F("valid_from")),
+                name="resident_tag_period_ordered",
+            ),
         ]
         indexes = [models.Index(fields=["population", "resident"])]
+
+    def valid_on(self, day: dt.date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or self.valid_to >= day
+        )
 
 
 class EncounterKind(models.TextChoices):
@@ -335,6 +411,11 @@ class Encounter(models.Model):
     kind = models.CharField(max_length=12, choices=EncounterKind.choices)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
+    # An inpatient stay (住院): admitted (the encounter is then of kind inpatient) and discharged
+    # (出院, which also ends the encounter). Written by healthnet.services.inpatient_admit and
+    # inpatient_discharge; the discharges are the denominator of the inpatient downward share.
+    admitted_at = models.DateTimeField(null=True, blank=True)
+    discharged_at = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=16, default="manual")
 
     class Meta:
@@ -342,11 +423,22 @@ class Encounter(models.Model):
             models.Index(fields=["institution", "started_at"]),
             models.Index(fields=["resident", "started_at"]),
             models.Index(fields=["started_at"]),
+            models.Index(fields=["discharged_at", "institution"], name="encounter_discharges"),
         ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(ended_at__isnull=True) | Q(ended_at__gte=models.F("started_at")),
                 name="encounter_period_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(admitted_at__isnull=True)
+                | Q(kind="inpatient", admitted_at__gte=models.F("started_at")),
+                name="encounter_admission_is_inpatient",
+            ),
+            models.CheckConstraint(
+                condition=Q(discharged_at__isnull=True)
+                | Q(admitted_at__isnull=False, discharged_at__gte=models.F("admitted_at")),
+                name="encounter_discharge_after_admission",
             ),
         ]
 

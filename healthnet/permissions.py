@@ -73,6 +73,21 @@ PERMISSIONS: tuple[Permission, ...] = (
         "read a resident's record: staff those who concern their institution, a resident their own",
         _roles(_STAFF, R.RESIDENT),
     ),
+    Permission(
+        "resident.update",
+        "residents",
+        "为相关居民登记迁移、死亡和重点人群变更",
+        "record a move, a death or a key-population change of a resident who concerns one's "
+        "institution",
+        _roles(_DESK_AND_CLINICAL),
+    ),
+    Permission(
+        "encounter.inpatient",
+        "residents",
+        "在本机构办理入院和出院",
+        "admit and discharge inpatients at one's institution",
+        _roles(R.DOCTOR, R.NURSE, R.CLERK, R.REFERRAL_COORDINATOR),
+    ),
     # guardianships (亲属码): who may show a resident's code besides the resident
     Permission(
         "guardianship.manage",
@@ -261,6 +276,17 @@ def is_institution_staff(user: User) -> bool:
 
 def can_create_resident(user: User) -> bool:
     return is_institution_staff(user) and has_permission(user, "resident.register")
+
+
+def can_update_residents(user: User) -> bool:
+    """The role part of recording a move, a death or a key-population change (the resident must
+    also concern the institution: healthnet.register)."""
+    return is_institution_staff(user) and has_permission(user, "resident.update")
+
+
+def can_record_inpatient(user: User) -> bool:
+    """Admit and discharge (the encounter must be at the user's institution: healthnet.register)."""
+    return is_institution_staff(user) and has_permission(user, "encounter.inpatient")
 
 
 def can_lookup_resident(user: User) -> bool:

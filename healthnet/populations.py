@@ -41,6 +41,6 @@ def _years_before(day: dt.date, years: int) -> dt.date:
 
 
 def resident_key_populations(resident: Resident, *, on: dt.date) -> list[str]:
-    """Needs `population_tags` prefetched to stay one query per page."""
-    tags = [tag.population for tag in resident.population_tags.all()]
+    """Needs `population_tags` prefetched to stay one query per page; the tags valid on `on`."""
+    tags = [tag.population for tag in resident.population_tags.all() if tag.valid_on(on)]
     return sorted({*tags, *age_populations(resident.birth_date, on)})

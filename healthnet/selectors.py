@@ -17,10 +17,12 @@ from healthnet.models import (
     Department,
     District,
     Encounter,
+    EncounterKind,
     Guardianship,
     Institution,
     Resident,
     ResidentPopulationTag,
+    ResidentRegistration,
     User,
 )
 from healthnet.national_id import national_id_hash, parse_national_id
@@ -329,21 +331,50 @@ def report_encounters(*, start: dt.datetime, end: dt.datetime) -> QuerySet[Encou
     return Encounter.objects.filter(started_at__gte=start, started_at__lt=end)
 
 
-def report_discharges(*, start: dt.datetime, end: dt.datetime) -> QuerySet[Encounter]:
-    """Inpatient stays ended (discharged) in [start, end)."""
-    return Encounter.objects.filter(kind="inpatient", ended_at__gte=start, ended_at__lt=end)
-
-
 def report_departments_with_slots() -> QuerySet[Department]:
     """Departments that accept referrals and reserve slots for them (预留号源)."""
     return Department.objects.filter(accepts_referrals=True, referral_slots_per_day__gt=0)
 
 
-def report_residents() -> QuerySet[Resident]:
-    """The register: every resident (the coverage denominators)."""
-    return Resident.objects.all()
+# --- the register over time (docs/design.md §3, §7) ---------------------------------------------
 
 
-def report_population_tags() -> QuerySet[ResidentPopulationTag]:
-    """Registry key-population tags (the age groups are derived: healthnet.populations)."""
-    return ResidentPopulationTag.objects.all()
+def residents_registered_on(day: dt.date) -> QuerySet[ResidentRegistration]:
+    """The register as it was on `day`: one registration period per resident on the register
+    that day (`resident_id`, `district_id` = the district they were registered in on that day).
+    A resident who moved district counts in the district of that day; one who moved away or died
+    before `day` (their period ended) or registered after it does not count; the day of death
+    still counts. Group it: `.values("district_id").annotate(n=Count("resident_id"))`."""
+    return ResidentRegistration.objects.filter(valid_from__lte=day).filter(
+        Q(valid_to__isnull=True) | Q(valid_to__gte=day)
+    )
+
+
+def resident_district_on(resident: Resident, day: dt.date) -> str | None:
+    """The district code the resident was registered in on `day`, or None (not on the register)."""
+    return (
+        residents_registered_on(day)
+        .filter(resident=resident)
+        .values_list("district_id", flat=True)
+        .first()
+    )
+
+
+def population_tags_on(day: dt.date) -> QuerySet[ResidentPopulationTag]:
+    """The registry key-population tags valid on `day` (`resident_id`, `population`): at most one
+    row per resident × population (a tag without a start counts for every day up to its end).
+    The age groups (65+, 0–6) are not tags: derive them from the
+    birth date on the day (healthnet.populations). Not filtered by the register: combine with
+    `residents_registered_on(day)` (e.g. `resident_id__in=...values("resident_id")`)."""
+    return ResidentPopulationTag.objects.filter(
+        Q(valid_from__isnull=True) | Q(valid_from__lte=day),
+        Q(valid_to__isnull=True) | Q(valid_to__gte=day),
+    )
+
+
+def inpatient_discharges(start: dt.datetime, end: dt.datetime) -> QuerySet[Encounter]:
+    """Inpatient stays discharged in [start, end) (出院人次, the denominator of the inpatient
+    downward share), with `institution_id`. Pass aware datetimes (Asia/Shanghai midnights)."""
+    return Encounter.objects.filter(
+        kind=EncounterKind.INPATIENT, discharged_at__gte=start, discharged_at__lt=end
+    )

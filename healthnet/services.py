@@ -22,7 +22,6 @@ from django.utils import timezone
 from healthnet import login_throttle, permissions
 from healthnet.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, RateLimited
 from healthnet.models import (
-    AGE_DERIVED_POPULATIONS,
     ApiToken,
     AuditEvent,
     Department,
@@ -122,8 +121,11 @@ def resident_create(
                 community=community.strip(),
                 registered_by=actor.institution,
             )
+            today = timezone.localdate()
+            registration_start(resident=resident, district=district, on=today)
             ResidentPopulationTag.objects.bulk_create(
-                ResidentPopulationTag(resident=resident, population=tag) for tag in tags
+                ResidentPopulationTag(resident=resident, population=tag, valid_from=today)
+                for tag in tags
             )
             audit_record(
                 actor=actor, action="create", object_type="resident", object_id=resident.public_id
@@ -146,14 +148,8 @@ def _registry_populations(populations: list[str]) -> list[str]:
         raise InvalidInput(
             "population_unknown", f"未知的重点人群: {', '.join(unknown)}", field="populations"
         )
-    derived = [p for p in populations if p in AGE_DERIVED_POPULATIONS]
-    if derived:
-        raise InvalidInput(
-            "population_derived",
-            "65岁以上和0-6岁儿童由出生日期推算，不能手工标记"
-            " (age groups are derived from the birth date)",
-            field="populations",
-        )
+    for population in populations:
+        registry_population_check(population, field="populations")
     return sorted(set(populations))
 
 
@@ -290,10 +286,15 @@ def encounter_create(
     started_at: dt.datetime,
     source: str = "manual",
     department: Department | None = None,
+    admitted: bool = False,
 ) -> Encounter:
     """Record a visit of the resident at an institution (the base of the primary-care share of
-    visits, docs/design.md §7), with its audit row. Other apps (the health-code scan at registration)
-    create visits through here, never by writing the table."""
+    visits, docs/design.md §7), with its audit row. Other apps (the health-code scan at
+    registration, a referral's arrival) create visits through here, never by writing the
+    table. `admitted`: the patient is admitted on arrival (an inpatient referral): an inpatient
+    stay from `started_at`."""
+    if admitted:
+        kind = EncounterKind.INPATIENT
     if kind not in EncounterKind.values:
         raise InvalidInput(
             "encounter_kind_unknown", f"未知的就诊类型: {kind} (unknown kind)", field="kind"
@@ -315,6 +316,7 @@ def encounter_create(
             department=department,
             kind=kind,
             started_at=started_at,
+            admitted_at=started_at if admitted else None,
             source=source[:16],
         )
         audit_record(
@@ -322,7 +324,7 @@ def encounter_create(
             action="create",
             object_type="encounter",
             object_id=str(encounter.public_id),
-            details={"source": encounter.source, "kind": kind},
+            details={"source": encounter.source, "kind": kind, "admitted": admitted},
         )
     return encounter
 
@@ -443,3 +445,18 @@ def guardianship_revoke(
         )
     guardianship.refresh_from_db()
     return guardianship
+
+
+# The register over time (moves, deaths, key-population tags, inpatient stays) is its own module
+# to keep this one readable; its services are part of this door.
+from healthnet.register import (  # noqa: E402, F401
+    inpatient_admit,
+    inpatient_discharge,
+    population_tag_add,
+    population_tag_end,
+    registration_start,
+    registry_population_check,
+    resident_death_record,
+    resident_move,
+    resident_populations_set,
+)

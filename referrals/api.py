@@ -24,6 +24,7 @@ from healthnet.services import audit_record
 from healthnet.workflow import ActionSpec
 from referrals import permissions, selectors, services
 from referrals.models import (
+    CareSetting,
     Referral,
     ReferralDirection,
     ReferralStatus,
@@ -49,6 +50,12 @@ class ReferralIn(Schema):
         False, description="the resident agreed (required going down for a signed resident)"
     )
     submit: bool = Field(True, description="submit at once (false: keep as a draft)")
+    care_setting: CareSetting = Field(
+        CareSetting.OUTPATIENT,
+        description="outpatient or inpatient: up, the care asked of the receiving hospital "
+        "(inpatient: admitted on arrival); down, the care had at the referring one (inpatient: "
+        "discharged down to primary care)",
+    )
 
 
 class PartyOut(Schema):
@@ -72,6 +79,7 @@ class ReferralOut(Schema):
     status: ReferralStatus
     direction: ReferralDirection
     urgency: ReferralUrgency
+    care_setting: CareSetting
     resident: ResidentRefOut
     from_institution: PartyOut
     from_department: DepartmentRefOut | None
@@ -139,7 +147,23 @@ class ReferralDetailOut(ReferralOut):
     redirected_to: uuid.UUID | None
     follow_on: uuid.UUID | None
     follow_on_of: uuid.UUID | None
+    encounter: uuid.UUID | None = Field(
+        None, description="the visit the arrival opened (an inpatient stay for an inpatient one)"
+    )
+    closing_followup: uuid.UUID | None = Field(
+        None, description="downward: the family-doctor team's follow-up that closed the loop"
+    )
     timeline: list[EventOut]
+
+    @staticmethod
+    def resolve_encounter(obj: Referral) -> uuid.UUID | None:
+        linked = obj.encounter  # joined by the detail selector
+        return linked.public_id if linked is not None else None
+
+    @staticmethod
+    def resolve_closing_followup(obj: Referral) -> uuid.UUID | None:
+        linked = obj.closing_followup  # joined by the detail selector
+        return linked.public_id if linked is not None else None
 
     @staticmethod
     def resolve_redirected_from(obj: Referral) -> uuid.UUID | None:
@@ -229,6 +253,7 @@ def referral_create(request, payload: ReferralIn):
         resident_consent=payload.resident_consent,
         submit=payload.submit,
         idempotency_key=request.headers.get("Idempotency-Key", ""),
+        care_setting=payload.care_setting,
     )
     return Status(201, _detail(request, referral.public_id))
 

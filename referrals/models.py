@@ -21,6 +21,7 @@ from referrals.transitions import OPEN_STATUSES, TERMINAL_STATUSES, ReferralStat
 __all__ = [
     "OPEN_STATUSES",
     "TERMINAL_STATUSES",
+    "CareSetting",
     "DepartmentDaySlots",
     "Referral",
     "ReferralDirection",
@@ -44,6 +45,16 @@ class ReferralDirection(models.TextChoices):
         if is_higher_tier(from_tier, to_tier):
             return cls.DOWN
         return None
+
+
+class CareSetting(models.TextChoices):
+    """Outpatient or inpatient (docs/design.md §4, §7). Upward: the care asked of the receiving
+    hospital (an inpatient referral is admitted on arrival). Downward: the care the resident had
+    at the referring hospital (an inpatient referral is a patient discharged down to primary care:
+    the numerator of the inpatient downward share)."""
+
+    OUTPATIENT = "outpatient", _("门诊")
+    INPATIENT = "inpatient", _("住院")
 
 
 class ReferralUrgency(models.TextChoices):
@@ -91,6 +102,9 @@ class Referral(models.Model):
         "healthnet.Department", on_delete=models.PROTECT, related_name="referrals_in"
     )
     urgency = models.CharField(max_length=10, choices=ReferralUrgency.choices)
+    care_setting = models.CharField(
+        max_length=10, choices=CareSetting.choices, default=CareSetting.OUTPATIENT
+    )
     reason_code = models.CharField(max_length=40)
     criteria_codes = models.JSONField(default=list, blank=True)
     clinical_summary = models.TextField(blank=True)
@@ -138,6 +152,26 @@ class Referral(models.Model):
         related_name="referrals",
     )
     reschedule_count = models.PositiveSmallIntegerField(default=0)
+    # The visit the arrival opened at the receiving institution (healthnet.services.
+    # encounter_create, via the scan or the arrive action); for an inpatient referral it is the
+    # stay (admitted on arrival, discharged by healthnet.services.inpatient_discharge).
+    encounter = models.OneToOneField(
+        "healthnet.Encounter",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="referral",
+    )
+    # For a downward referral: the family-doctor team's follow-up that answered it and closed its
+    # loop (referrals.services.referral_close_loop_by_followup, from signing's
+    # FOLLOWUP_RECORDED hook). One follow-up may answer more than one downward referral.
+    closing_followup = models.ForeignKey(
+        "signing.FollowUp",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="answered_referrals",
+    )
 
     findings = models.TextField(blank=True)
     diagnosis = models.CharField(max_length=200, blank=True)
@@ -183,6 +217,10 @@ class Referral(models.Model):
                 condition=Q(status__in=[s.value for s in ReferralStatus]),
                 name="referral_status_known",
             ),
+            models.CheckConstraint(
+                condition=Q(closing_followup__isnull=True) | Q(direction="down"),
+                name="referral_followup_answers_downward",
+            ),
         ]
         # The worklists: one institution's referrals in deadline order (ORDER BY due_at ASC
         # NULLS LAST, created_at DESC, id DESC), read from the index without a sort.
@@ -198,6 +236,7 @@ class Referral(models.Model):
             models.Index(fields=["status", "due_at"]),
             models.Index(fields=["resident", "status"]),
             models.Index(fields=["submitted_at"]),
+            models.Index(fields=["closed_at"]),
         ]
 
     def __str__(self) -> str:

@@ -104,7 +104,7 @@ def referral_for_user(user: User, public_id: uuid.UUID) -> Referral:
     not disclosed outside the institutions it concerns)."""
     referral = (
         referrals_visible_to(user)
-        .select_related(*WORKLIST_JOINS)
+        .select_related(*WORKLIST_JOINS, "encounter", "closing_followup")
         .prefetch_related(
             *WORKLIST_PREFETCH,
             "redirected_from",

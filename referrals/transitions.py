@@ -248,6 +248,67 @@ LOOP_CLOSABLE_STATUSES: tuple[str, ...] = REFERRAL_TABLE.states_where(lambda f: 
 AUTO_CLOSING_STATUSES: tuple[str, ...] = REFERRAL_TABLE.sources_of(Action.AUTO_CLOSE)
 
 
+# --- how each direction's loop closes (闭环) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoopClosure:
+    """Which event closes a referral's loop, per direction (docs/design.md §4, docs/referrals.md).
+
+    answered_by: what answers the referral (the receiving hospital's feedback, or the family-doctor
+        team's follow-up);
+    closing_actions: the actions whose timeline event closes the loop (the referral is then
+        closed, `closed_at` set);
+    from_statuses: the states they close it from.
+
+    An upward referral's loop closes when the referrer acknowledges the feedback (or the system
+    after the acknowledgement deadline): complete → closed. A downward referral never passes
+    through `completed`: the team's first follow-up after it closes it from any loop-closable
+    state (`close_loop`), and that follow-up is linked to it (Referral.closing_followup).
+    """
+
+    direction: str
+    answered_by: str
+    closing_actions: tuple[str, ...]
+    from_statuses: tuple[str, ...]
+
+
+LOOP_CLOSURE: Mapping[str, LoopClosure] = {
+    "up": LoopClosure(
+        direction="up",
+        answered_by="feedback",
+        closing_actions=(Action.ACKNOWLEDGE, Action.AUTO_CLOSE),
+        from_statuses=(S.COMPLETED,),
+    ),
+    "down": LoopClosure(
+        direction="down",
+        answered_by="followup",
+        closing_actions=(Action.CLOSE_LOOP,),
+        from_statuses=LOOP_CLOSABLE_STATUSES,
+    ),
+}
+
+
+def loop_closing_actions(direction: str) -> tuple[str, ...]:
+    """The actions whose event closes the loop of a referral of this direction."""
+    return LOOP_CLOSURE[direction].closing_actions
+
+
+def check_loop_closure(table: Workflow[ReferralState]) -> None:
+    """Each direction's closing actions lead from its states to a terminal state in the table."""
+    for closure in LOOP_CLOSURE.values():
+        for status in closure.from_statuses:
+            moves = [table.transition(status, action) for action in closure.closing_actions]
+            found = [t for t in moves if t is not None]
+            if not found or any(not table.state(t.target).terminal for t in found):
+                raise WorkflowError(
+                    f"referral: the {closure.direction} loop does not close from {status}"
+                )
+
+
+check_loop_closure(REFERRAL_TABLE)
+
+
 def transition_for(status: str, action: str) -> Transition | None:
     """The transition of `action` from `status`, user or system, or None."""
     return REFERRAL_TABLE.transition(status, action)

@@ -12,6 +12,7 @@ MeasureReport answers 404.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
@@ -273,12 +274,7 @@ def _measure_url(request, kpi: Kpi) -> str:
 
 
 def _fhir(body: dict) -> HttpResponse:
-    from config.api import api
-
-    response = HttpResponse(
-        api.renderer.render(None, body, response_status=200), content_type=FHIR_JSON
-    )
-    return response
+    return HttpResponse(json.dumps(body, ensure_ascii=False), content_type=FHIR_JSON)
 
 
 FHIR_RESPONSES = {

@@ -297,18 +297,22 @@ def units_of_level(period: Period, level: str, parent_code: str | None = None) -
 
 
 # The raw list behind a figure, for staff who may see it (their own institution's referrals or
-# team's contracts): which list, by the KPI's code.
-REFERRAL_WORDS = ("referral", "up", "down", "reject", "no_show", "feedback", "wait", "loop")
-CONTRACT_WORDS = ("contract", "sign", "follow", "renew")
-
-
-def _drilldown_source(kpi: str) -> str | None:
-    words = kpi.split("_")
-    if any(word.startswith(CONTRACT_WORDS) for word in words):
-        return "contracts"
-    if any(word.startswith(REFERRAL_WORDS) for word in words):
-        return "referrals"
-    return None
+# team's contracts): which list, by KPI code. KPIs read from visits or the register have none.
+DRILLDOWN_LISTS = {
+    "referrals_up": "referrals",
+    "referrals_down": "referrals",
+    "inpatient_down_share": "referrals",
+    "decision_on_time": "referrals",
+    "decision_hours_median": "referrals",
+    "rejection_rate": "referrals",
+    "loop_closed_3d": "referrals",
+    "reserved_slot_use": "referrals",
+    "wait_days_median": "referrals",
+    "down_followup_on_time": "referrals",
+    "renewal_rate": "contracts",
+    "fulfilment": "contracts",
+    "fulfilment_grace": "contracts",
+}
 
 
 def drilldown_url_params(kpi: str, level: str, unit_code: str, period: Period) -> dict | None:
@@ -316,7 +320,7 @@ def drilldown_url_params(kpi: str, level: str, unit_code: str, period: Period) -
     figure: {"list": "referrals"|"contracts", "institution"|"team": code, "from", "to"
     (inclusive dates)}. None above the institution (no staff list spans institutions) or for a
     KPI with no such list. The list's own page decides who may open it."""
-    source = _drilldown_source(kpi)
+    source = DRILLDOWN_LISTS.get(kpi)
     if source is None or level not in ("institution", "team"):
         return None
     if level == "team" and source != "contracts":

@@ -258,6 +258,41 @@ class Contract(models.Model):
         return self.status in ACTIVE_STATUSES
 
 
+class ContractEvent(models.Model):
+    """One line of a contract's dated status timeline (docs/design.md §5, §7), as ReferralEvent is
+    a referral's: the offer or creation (`from_status` ""), then every move of the lifecycle table,
+    written in the same transaction as the move by the one function every status change goes
+    through (signing.services.common.move / contract_event_record; the periodic jobs, the import
+    and the demo data too). "Was it active at the end of March" is read here
+    (signing.selectors.contracts_active_on), never guessed from the dates."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150, blank=True)
+    # A lifecycle action (sign, renew, …, expire), or how the contract began: offer (pending
+    # signature), renewal_of / switch_of (a successor starts active), import, demo, backfill.
+    action = models.CharField(max_length=24)
+    from_status = models.CharField(max_length=20, choices=ContractStatus.choices, blank=True)
+    to_status = models.CharField(max_length=20, choices=ContractStatus.choices)
+    reason = models.CharField(max_length=200, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(from_status=models.F("to_status")), name="contract_event_moves"
+            ),
+        ]
+        indexes = [models.Index(fields=["contract", "at"], name="contract_event_timeline")]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id}: {self.from_status or '-'} → {self.to_status} at {self.at}"
+
+
 class FollowUpStatus(models.TextChoices):
     PENDING = "pending", _("待随访")
     DONE = "done", _("已完成")

@@ -27,6 +27,15 @@ from healthnet.national_id import national_id_hash, parse_national_id
 from healthnet.populations import birth_date_range_for_age_population
 from healthnet.selectors import resident_related_to_institution
 from signing import permissions
+
+# The contract timeline's reads live in signing.history (this module's size); they are part of
+# this door.
+from signing.history import (  # noqa: F401
+    contract_events_between,
+    contract_status_on,
+    contract_statuses_on,
+    contracts_active_on,
+)
 from signing.models import (
     ACTIVE_STATUSES,
     Contract,
@@ -273,7 +282,10 @@ def _population_filter(population: str, today: dt.date) -> Q:
     return Q(
         Exists(
             ResidentPopulationTag.objects.filter(
-                resident_id=OuterRef("resident_id"), population=population
+                Q(valid_from__isnull=True) | Q(valid_from__lte=today),
+                Q(valid_to__isnull=True) | Q(valid_to__gte=today),
+                resident_id=OuterRef("resident_id"),
+                population=population,
             )
         )
     )
@@ -492,8 +504,3 @@ def report_followups_due(*, start: dt.date, end: dt.date) -> QuerySet[FollowUp]:
         .exclude(status=FollowUpStatus.CANCELLED)
         .select_related("contract")
     )
-
-
-def report_contracts() -> QuerySet[Contract]:
-    """Every contract, offers never signed included: each KPI states which count."""
-    return Contract.objects.all()

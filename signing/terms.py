@@ -42,7 +42,8 @@ def _ordered(packages: Iterable[ServicePackage]) -> list[ServicePackage]:
 
 
 def _populations(resident: Resident, on: dt.date) -> frozenset[str]:
-    tags = [tag.population for tag in resident.population_tags.all()]
+    # The tags valid on the day (prefetched: filtered here, not in a query).
+    tags = [tag.population for tag in resident.population_tags.all() if tag.valid_on(on)]
     return rules.key_populations(tags, resident.birth_date, on)
 
 

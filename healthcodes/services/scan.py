@@ -253,7 +253,9 @@ def _scan_accept(context: _ScanContext, claims: codec.Claims, card: HealthCard) 
         event = ScanEvent.objects.create(
             **_event_fields(context), result=ScanResult.ACCEPTED, encounter=encounter
         )
-        arrived = _mark_referrals_arrived(actor, context.institution_id, resident, context.purpose)
+        arrived = _mark_referrals_arrived(
+            actor, context.institution_id, resident, context.purpose, encounter
+        )
         audit_record(
             actor=actor,
             action="read",
@@ -281,11 +283,17 @@ def _scan_accept(context: _ScanContext, claims: codec.Claims, card: HealthCard) 
 
 
 def _mark_referrals_arrived(
-    actor: User, institution_id: int, resident: Resident, purpose: str
+    actor: User,
+    institution_id: int,
+    resident: Resident,
+    purpose: str,
+    encounter: Encounter | None,
 ) -> list[Referral]:
     """A registration or consultation scan at the receiving institution of a scheduled referral
-    marks it arrived (docs/design.md §4). A referral the scanner's role may not check in is left for the
-    referral office (each attempt in its own savepoint, so a refusal does not undo the scan)."""
+    marks it arrived (docs/design.md §4), linked to the visit the registration scan recorded
+    (the first referral takes it; without one the arrival records its own). A referral the
+    scanner's role may not check in is left for the referral office (each attempt in its own
+    savepoint, so a refusal does not undo the scan)."""
     if purpose not in (ScanPurpose.REGISTRATION, ScanPurpose.CONSULTATION):
         return []
     arrived = []
@@ -293,7 +301,7 @@ def _mark_referrals_arrived(
     for referral in waiting:
         try:
             with transaction.atomic():
-                arrived.append(referral_arrive(referral=referral, actor=actor))
+                arrived.append(referral_arrive(referral=referral, actor=actor, encounter=encounter))
         except DomainError as refusal:
             logger.info(
                 "scan did not mark referral %s arrived: %s", referral.public_id, refusal.code

@@ -10,9 +10,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from healthnet.errors import Conflict, InvalidInput
-from healthnet.models import User
+from healthnet.models import Encounter, EncounterKind, User
+from healthnet.services import encounter_create, inpatient_admit
 from referrals import permissions
 from referrals.models import (
+    CareSetting,
     DepartmentDaySlots,
     Referral,
     ReferralUrgency,
@@ -135,14 +137,55 @@ def referral_reschedule(*, referral: Referral, actor: User, date: dt.date) -> Re
     return referral
 
 
-def referral_arrive(*, referral: Referral, actor: User) -> Referral:
+def referral_arrive(
+    *, referral: Referral, actor: User, encounter: Encounter | None = None
+) -> Referral:
+    """The resident checked in at the receiving institution: the referral is linked to the visit
+    its arrival opened (Referral.encounter). The scan passes the visit it has just recorded
+    (`encounter`, of this resident at this institution, not yet linked to another referral);
+    otherwise a visit is recorded here (healthnet.services.encounter_create, source "referral").
+    An inpatient referral is admitted on arrival (the visit becomes an inpatient stay)."""
     with transaction.atomic():
         referral = lock_referral(referral)
         transition = check_transition(referral, Action.ARRIVE, actor)
         now = timezone.now()
         referral.arrived_at = now
-        move_to(referral, transition, actor=actor, now=now)
+        referral.encounter = _arrival_encounter(referral, actor, now, encounter)
+        move_to(
+            referral,
+            transition,
+            actor=actor,
+            now=now,
+            details={"encounter": str(referral.encounter.public_id)},
+        )
     return referral
+
+
+def _arrival_encounter(
+    referral: Referral, actor: User, now: dt.datetime, offered: Encounter | None
+) -> Encounter:
+    inpatient = referral.care_setting == CareSetting.INPATIENT
+    usable = (
+        offered is not None
+        and offered.resident_id == referral.resident_id
+        and offered.institution_id == referral.to_institution_id
+        and not Referral.objects.filter(encounter=offered).exists()
+    )
+    if not usable:
+        return encounter_create(
+            actor=actor,
+            resident=referral.resident,
+            institution_id=referral.to_institution_id,
+            department=referral.to_department,
+            kind=EncounterKind.OUTPATIENT,
+            started_at=now,
+            source="referral",
+            admitted=inpatient,
+        )
+    assert offered is not None  # noqa: S101 - checked just above
+    if inpatient and offered.admitted_at is None:
+        return inpatient_admit(actor=None, encounter=offered, at=max(now, offered.started_at))
+    return offered
 
 
 def referral_no_show(*, referral: Referral, actor: User) -> Referral:

@@ -16,6 +16,7 @@ from healthnet.selectors import resident_related_to_institution
 from referrals import permissions
 from referrals.models import (
     OPEN_STATUSES,
+    CareSetting,
     Referral,
     ReferralDirection,
     ReferralStatus,
@@ -53,12 +54,17 @@ def referral_create(
     resident_consent: bool = False,
     submit: bool = True,
     idempotency_key: str = "",
+    care_setting: str = CareSetting.OUTPATIENT,
 ) -> tuple[Referral, bool]:
     """Create a referral from the actor's institution (and submit it unless `submit=False`).
 
     Returns (referral, created). A retry with the same `idempotency_key` by the same user returns
     the first referral with created=False; a second open referral of the resident to the same
-    department in the same direction is refused with 409 `referral_duplicate`."""
+    department in the same direction is refused with 409 `referral_duplicate`.
+
+    `care_setting` (CareSetting, default outpatient): upward, the care asked of the receiving
+    hospital (inpatient: admitted on arrival); downward, the care the resident had at the
+    referring one (inpatient: discharged down to primary care)."""
     from_institution = actor.institution
     if not permissions.can_create_referral(actor) or from_institution is None:
         raise Forbidden(
@@ -81,6 +87,7 @@ def referral_create(
         clinical_summary=clinical_summary.strip(),
         resident_consent=resident_consent,
         submit=submit,
+        care_setting=care_setting,
     )
     if idempotency_key and (first := _replay(actor, idempotency_key, fingerprint)):
         return first, False
@@ -99,6 +106,10 @@ def referral_create(
         )
     check_target(to_department)
     direction = direction_between(from_institution, to_institution)
+    if care_setting not in CareSetting.values:
+        raise InvalidInput(
+            "care_setting_unknown", f"未知的诊疗类型: {care_setting}", field="care_setting"
+        )
     if urgency not in ReferralUrgency.values:
         raise InvalidInput("urgency_unknown", f"未知的紧急程度: {urgency}", field="urgency")
     reason_code = reason_code.strip()
@@ -137,6 +148,7 @@ def referral_create(
                 to_institution=to_institution,
                 to_department=to_department,
                 urgency=urgency,
+                care_setting=care_setting,
                 reason_code=reason_code,
                 criteria_codes=criteria,
                 clinical_summary=clinical_summary.strip(),
@@ -155,7 +167,7 @@ def referral_create(
                 actor=actor,
                 at=now,
                 from_status="",
-                details={"direction": direction, "urgency": urgency},
+                details={"direction": direction, "urgency": urgency, "care_setting": care_setting},
             )
             if submit:
                 submit_draft(referral, actor=actor, now=now)

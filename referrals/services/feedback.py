@@ -15,6 +15,7 @@ from healthnet.selectors import departments_of_institution
 from referrals import permissions
 from referrals.models import (
     OPEN_STATUSES,
+    CareSetting,
     Referral,
     ReferralDirection,
     ReferralStatus,
@@ -136,6 +137,7 @@ def _open_follow_on(
         to_institution=target,
         to_department=department,
         urgency=ReferralUrgency.ROUTINE,
+        care_setting=_care_setting_of_stay(up),
         reason_code="return_to_primary_care",
         criteria_codes=[],
         clinical_summary=(up.feedback_summary + "\n" + up.recommendations).strip(),
@@ -163,6 +165,15 @@ def _open_follow_on(
         body=f"{up.to_institution.name} 诊疗结束，患者转回贵机构随访。",
     )
     return follow_on
+
+
+def _care_setting_of_stay(up: Referral) -> str:
+    """The care the resident had at the hospital they go down from: inpatient when the arrival's
+    encounter became an inpatient stay (admitted on arrival or later), else the care asked."""
+    encounter = up.encounter
+    if encounter is not None and encounter.admitted_at is not None:
+        return CareSetting.INPATIENT
+    return up.care_setting
 
 
 def referral_acknowledge(*, referral: Referral, actor: User, comment: str = "") -> Referral:
@@ -204,12 +215,16 @@ def referral_close_loop_by_followup(
     actor: User | None,
     institution_id: int | None = None,
     done_at: dt.datetime | None = None,
+    followup: Any = None,
 ) -> list[Referral]:
-    """The family-doctor team's first follow-up after a downward referral closes it (docs/design.md §4).
+    """The family-doctor team's first follow-up after a downward referral closes it
+    (docs/design.md §4; the down loop of referrals.transitions.LOOP_CLOSURE).
 
     Closes the resident's still-open downward referrals submitted before the follow-up was done
-    (`done_at`, default now), to `institution_id` when given (the team's institution). Call it
-    inside the follow-up's transaction; returns what it closed."""
+    (`done_at`, default now), to `institution_id` when given (the team's institution), and links
+    each to the follow-up that answered it (`followup`, a signing.models.FollowUp:
+    Referral.closing_followup). Call it inside the follow-up's transaction; returns what it
+    closed."""
     now = timezone.now()
     qs = Referral.objects.select_for_update().filter(
         resident=resident,
@@ -228,6 +243,7 @@ def referral_close_loop_by_followup(
             referral.closed_at = now
             referral.status = transition.target
             referral.updated_at = now
+            referral.closing_followup = followup
             set_due(referral, now)
             referral.save()
             record_event(
@@ -237,6 +253,7 @@ def referral_close_loop_by_followup(
                 at=now,
                 from_status=from_status,
                 reason="家庭医生团队已随访 (the family-doctor team followed up)",
+                details={"followup": str(followup.public_id)} if followup is not None else None,
             )
             closed.append(referral)
         if closed:
@@ -258,4 +275,5 @@ def followup_recorded(followup: Any) -> None:
         actor=actor if isinstance(actor, User) else None,
         institution_id=contract.team.institution_id,
         done_at=getattr(followup, "done_at", None),
+        followup=followup,
     )

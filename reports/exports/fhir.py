@@ -4,7 +4,8 @@ fhir.resources.R4B (a resource that does not validate raises, it is never sent).
 
 MeasureReport: type `summary`, the unit as `reporter` (display and identifier, no personal data),
 one group per breakdown value (the total first), populations `numerator` / `denominator` for a
-ratio (and `initial-population` holding a count), `measureScore` the KPI's value. A suppressed
+ratio (`initial-population` holding a count, `measure-population` the cases of a median),
+`measureScore` the KPI's value. A suppressed
 small cell keeps its group with neither populations nor score.
 """
 
@@ -110,6 +111,8 @@ def _group(kpi: Kpi, row: KpiRow) -> dict:
         ]
     elif kpi.unit == "count":
         group["population"] = [_population("initial-population", _count(row.numerator))]
+    elif row.denominator is not None:  # a median: the number of cases it is the median of
+        group["population"] = [_population("measure-population", _count(row.denominator))]
     if row.value is not None:
         score: dict = {"value": float(row.value)}
         if kpi.unit in SCORE_UNITS:

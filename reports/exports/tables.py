@@ -54,7 +54,7 @@ def row_values(row: KpiRow, kpi: Kpi) -> list:
         row.unit_code,
         row.unit_name,
         row.parent_code,
-        row.breakdown,
+        str(dict(kpi.breakdown_values).get(row.breakdown, row.breakdown)),
         _number(row.numerator, row.suppressed),
         _number(row.denominator, row.suppressed),
         _number(row.value, row.suppressed),

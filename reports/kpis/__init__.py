@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 
 from healthnet.models import KeyPopulation
-from referrals.models import RejectionReason
+from referrals.models import CareSetting, RejectionReason
 from reports.kpis import downward, referral_kpis, signing_kpis, visits
 from reports.kpis.base import Figure, Key, Kpi
 from reports.units import Level
@@ -51,8 +51,9 @@ _KPIS = (
         _("下转人次"),
         "count",
         INSTITUTIONS,
-        None,
+        "care_setting",
         referral_kpis.referrals_down,
+        breakdown_values=tuple(CareSetting.choices),
         definition=_("本期提交的下转申请数（改转不重复计）"),
     ),
     Kpi(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, OuterRef, Q
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import Count, DateTimeField, ExpressionWrapper, F, Q
+from django.db.models.functions import TruncDate
 
 from healthnet import selectors as network
 from referrals import selectors as referrals
-from referrals.models import ReferralDirection
-from referrals.transitions import Action
+from referrals.models import CareSetting, ReferralDirection, ReferralStatus
 from reports.kpis.base import Fact, Figure, Key, tally
 from reports.periods import REPORT_TZ, Period
 from reports.units import hierarchy
@@ -20,13 +19,13 @@ FOLLOWUP_DAYS = 3
 
 
 def inpatient_down_share(period: Period) -> dict[Key, Figure]:
-    """4 住院患者下转占比 = downward referrals submitted in the period by a hospital ÷ its
-    discharges (inpatient stays ended) in the period, at the hospital."""
+    """4 住院患者下转占比 = inpatient downward referrals (patients discharged down to primary
+    care) submitted in the period by a hospital ÷ its inpatient discharges in the period."""
     tree = hierarchy(start=period.start, end=period.end)
     start, end = period.bounds()
     discharges = (
-        network.report_discharges(start=start, end=end)
-        .annotate(day=TruncDate("ended_at", tzinfo=REPORT_TZ))
+        network.inpatient_discharges(start, end)
+        .annotate(day=TruncDate("discharged_at", tzinfo=REPORT_TZ))
         .values("institution_id", "day")
         .annotate(n=Count("pk"))
         .order_by()
@@ -35,6 +34,7 @@ def inpatient_down_share(period: Period) -> dict[Key, Figure]:
         referrals.report_referrals()
         .filter(
             direction=ReferralDirection.DOWN,
+            care_setting=CareSetting.INPATIENT,
             redirected_from__isnull=True,
             submitted_at__gte=start,
             submitted_at__lt=end,
@@ -66,27 +66,31 @@ def inpatient_down_share(period: Period) -> dict[Key, Figure]:
     return tally(facts, period, INSTITUTION_LEVELS, kind="ratio", tree=tree)
 
 
+# A downward referral ended this way was not handed over: no follow-up is due for it (a redirect's
+# successor is, in its place).
+NOT_HANDED_OVER = (ReferralStatus.REDIRECTED, ReferralStatus.REJECTED, ReferralStatus.CANCELLED)
+
+
 def down_followup_on_time(period: Period) -> dict[Key, Figure]:
-    """10 下转随访及时率 = downward referrals whose team's follow-up came within 3 days ÷ downward
-    referrals whose follow-up fell due in the period (3 days after the resident arrived, or after
-    submission when no arrival is recorded), at the receiving (primary) institution."""
+    """10 下转随访及时率 = downward referrals answered by the team's follow-up (closing_followup)
+    done within 3 days of submission ÷ downward referrals whose follow-up fell due in the period
+    (submitted_at + 3 days), at the receiving (primary) institution."""
     tree = hierarchy(start=period.start, end=period.end)
     start, end = period.bounds()
     window = dt.timedelta(days=FOLLOWUP_DAYS)
-    base = Coalesce("arrived_at", "submitted_at")
-    followed = referrals.report_referral_events(actions=[Action.CLOSE_LOOP]).filter(
-        referral=OuterRef("pk"),
-        at__lte=ExpressionWrapper(OuterRef("base") + window, output_field=DateTimeField()),
-    )
+    due = ExpressionWrapper(F("submitted_at") + window, output_field=DateTimeField())
     rows = (
         referrals.report_referrals()
         .filter(direction=ReferralDirection.DOWN, submitted_at__isnull=False)
-        .annotate(base=base)
-        .annotate(due=ExpressionWrapper(base + window, output_field=DateTimeField()))
+        .exclude(status__in=NOT_HANDED_OVER)
+        .annotate(due=due)
         .filter(due__gte=start, due__lt=end)
-        .annotate(day=TruncDate("due", tzinfo=REPORT_TZ), followed=Exists(followed))
+        .annotate(day=TruncDate("due", tzinfo=REPORT_TZ))
         .values("to_institution_id", "day")
-        .annotate(n=Count("pk"), on_time=Count("pk", filter=Q(followed=True)))
+        .annotate(
+            n=Count("pk"),
+            on_time=Count("pk", filter=Q(closing_followup__done_at__lte=F("due"))),
+        )
         .order_by()
     )
     facts = [

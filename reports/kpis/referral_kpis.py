@@ -15,7 +15,7 @@ from django.db.models.functions import TruncDate
 
 from healthnet import selectors as network
 from referrals import selectors as referrals
-from referrals.models import ReferralDirection, ReferralStatus, RejectionReason
+from referrals.models import CareSetting, ReferralDirection, ReferralStatus, RejectionReason
 from referrals.transitions import Action
 from reports.kpis.base import Fact, Figure, Key, medians, tally
 from reports.periods import REPORT_TZ, Period, local_date
@@ -29,6 +29,7 @@ NOT_ACCEPTED = (ReferralStatus.REJECTED, ReferralStatus.REDIRECTED)
 LOOP_CLOSING_ACTIONS = (Action.ACKNOWLEDGE, Action.CLOSE_LOOP)
 LOOP_DAYS = 3
 HOUR = Decimal(3600)
+CARE_SETTINGS = tuple(CareSetting.values)
 
 
 def _fact(tree: Hierarchy, institution_id: int, day: dt.date, **figures) -> Fact:
@@ -56,7 +57,7 @@ def _submitted(period: Period):
         referrals.report_referrals()
         .filter(_between("submitted_at", period), redirected_from__isnull=True)
         .annotate(day=TruncDate("submitted_at", tzinfo=REPORT_TZ))
-        .values("from_institution_id", "day", "direction")
+        .values("from_institution_id", "day", "direction", "care_setting")
         .annotate(n=Count("pk"))
         .order_by()
     )
@@ -74,14 +75,23 @@ def referrals_up(period: Period) -> dict[Key, Figure]:
 
 
 def referrals_down(period: Period) -> dict[Key, Figure]:
-    """3 下转人次: downward referrals submitted in the period, at the referring institution."""
+    """3 下转人次: downward referrals submitted in the period, at the referring institution; by
+    care setting (outpatient, inpatient: a patient discharged down), "" both together."""
     tree = hierarchy(start=period.start, end=period.end)
     facts = [
-        _fact(tree, row["from_institution_id"], row["day"], numerator=row["n"])
+        _fact(
+            tree,
+            row["from_institution_id"],
+            row["day"],
+            breakdown=row["care_setting"],
+            numerator=row["n"],
+        )
         for row in _submitted(period)
         if row["direction"] == ReferralDirection.DOWN
     ]
-    return tally(facts, period, INSTITUTION_LEVELS, kind="count", tree=tree)
+    return tally(
+        facts, period, INSTITUTION_LEVELS, kind="count", breakdowns=CARE_SETTINGS, tree=tree
+    )
 
 
 def down_up_ratio(period: Period) -> dict[Key, Figure]:

@@ -12,15 +12,14 @@ from healthnet import selectors as network
 from healthnet.models import AGE_DERIVED_POPULATIONS, KeyPopulation
 from healthnet.populations import birth_date_range_for_age_population
 from reports.kpis.base import Fact, Figure, Key, tally
-from reports.periods import REPORT_TZ, Period, local_midnight
+from reports.periods import REPORT_TZ, Period
 from reports.units import Hierarchy, hierarchy
 from signing import selectors as signing
-from signing.models import RENEWAL_GRACE_DAYS, ContractStatus, FollowUpStatus
+from signing.models import ContractStatus, FollowUpStatus
 
 TEAM_LEVELS = ("city", "district", "alliance", "institution", "team")
 RESIDENT_LEVELS = ("city", "district")
 POPULATIONS = tuple(KeyPopulation.values)
-SUCCEEDED = (ContractStatus.RENEWED, ContractStatus.SWITCHED)
 
 
 def _team_fact(tree: Hierarchy, team_id: int, day: dt.date, **figures) -> Fact:
@@ -37,91 +36,85 @@ def _team_fact(tree: Hierarchy, team_id: int, day: dt.date, **figures) -> Fact:
 # --- 11, 12: coverage at the period's end --------------------------------------------------------
 
 
-def contracts_in_force(day: dt.date):
-    """Contracts that cover their resident on `day`: signed by the end of the day, not
-    terminated by then, and the day within the term (start ≤ day ≤ end, both inclusive) or in the
-    renewal grace after it (end < day ≤ end + 30) of a contract neither renewed nor switched."""
-    after = local_midnight(day + dt.timedelta(days=1))
-    in_term = Q(start_date__lte=day, end_date__gte=day)
-    in_grace = Q(end_date__lt=day, end_date__gte=day - dt.timedelta(days=RENEWAL_GRACE_DAYS)) & ~Q(
-        status__in=SUCCEEDED
-    )
-    return (
-        signing.report_contracts()
-        .filter(signed_at__lt=after)
-        .filter(Q(terminated_at__isnull=True) | Q(terminated_at__gte=after))
-        .filter(in_term | in_grace)
-    )
+def _covered(day: dt.date):
+    """The residents whose contract held a place (active, renewal due) at the end of `day`, read
+    from the contracts' dated timelines."""
+    return signing.contracts_active_on(day).values("resident_id")
 
 
-def _coverage_facts(rows, *, breakdown: str = "") -> list[Fact]:
-    return [
-        Fact(
-            institution_id=None,
-            team_id=None,
-            district=row["district_id"],
-            day=None,
-            breakdown=breakdown,
-            numerator=row["covered"],
-            denominator=row["n"],
-        )
-        for row in rows
-    ]
-
-
-def _residents_by_district(qs, covered):
-    return (
-        qs.values("district_id")
-        .annotate(n=Count("pk"), covered=Count("pk", filter=Q(pk__in=covered)))
-        .order_by()
-    )
-
-
-def contract_coverage(period: Period) -> dict[Key, Figure]:
-    """11 签约服务覆盖率 = residents covered by a contract at the period's end ÷ residents, in
-    the resident's district."""
-    day = period.last_day
-    covered = contracts_in_force(day).values("resident_id")
-    rows = _residents_by_district(network.report_residents(), covered)
-    return tally(_coverage_facts(rows), period, RESIDENT_LEVELS, kind="ratio")
-
-
-def _age_filter(population: str, day: dt.date) -> Q:
-    born_from, born_to = birth_date_range_for_age_population(population, day)
-    condition = Q()
-    if born_from is not None:
-        condition &= Q(birth_date__gte=born_from)
-    if born_to is not None:
-        condition &= Q(birth_date__lte=born_to)
-    return condition
-
-
-def key_population_coverage(period: Period) -> dict[Key, Figure]:
-    """12 重点人群签约覆盖率, per key population = its residents covered at the period's end ÷ its
-    residents; "" = the residents in at least one key population (each counted once)."""
-    day = period.last_day
-    covered = contracts_in_force(day).values("resident_id")
-    residents = network.report_residents()
-    tagged = network.report_population_tags()
-    facts = []
-    tag_rows = (
-        tagged.values("population", district_id=F("resident__district_id"))
+def _registered_by_district(registered, covered, *, breakdown: str = "") -> list[Fact]:
+    """Registrations (one per resident on the register that day) grouped by their district."""
+    rows = (
+        registered.values("district_id")
         .annotate(
             n=Count("resident_id", distinct=True),
             covered=Count("resident_id", distinct=True, filter=Q(resident_id__in=covered)),
         )
         .order_by()
     )
-    for row in tag_rows:
-        facts += _coverage_facts([row], breakdown=row["population"])
+    return [_coverage_fact(row, breakdown) for row in rows]
+
+
+def _coverage_fact(row, breakdown: str) -> Fact:
+    return Fact(
+        institution_id=None,
+        team_id=None,
+        district=row["district_id"],
+        day=None,
+        breakdown=breakdown,
+        numerator=row["covered"],
+        denominator=row["n"],
+    )
+
+
+def contract_coverage(period: Period) -> dict[Key, Figure]:
+    """11 签约服务覆盖率 = residents on the register at the end of the period's last day whose
+    contract held a place then ÷ residents on the register that day, in the district they were
+    registered in that day."""
+    day = period.last_day
+    facts = _registered_by_district(network.residents_registered_on(day), _covered(day))
+    return tally(facts, period, RESIDENT_LEVELS, kind="ratio")
+
+
+def _age_filter(population: str, day: dt.date) -> Q:
+    born_from, born_to = birth_date_range_for_age_population(population, day)
+    condition = Q()
+    if born_from is not None:
+        condition &= Q(resident__birth_date__gte=born_from)
+    if born_to is not None:
+        condition &= Q(resident__birth_date__lte=born_to)
+    return condition
+
+
+def key_population_coverage(period: Period) -> dict[Key, Figure]:
+    """12 重点人群签约覆盖率, per key population = its residents on the register covered at the end
+    of the period's last day ÷ its residents on the register that day (tags valid that day, age
+    groups from the birth date that day); "" = the residents in at least one key population,
+    each counted once."""
+    day = period.last_day
+    covered = _covered(day)
+    registered = network.residents_registered_on(day)
+    tags = network.population_tags_on(day)
+    facts = []
+    tag_rows = (
+        registered.filter(resident__population_tags__in=tags)
+        .values("district_id", population=F("resident__population_tags__population"))
+        .annotate(
+            n=Count("resident_id", distinct=True),
+            covered=Count("resident_id", distinct=True, filter=Q(resident_id__in=covered)),
+        )
+        .order_by()
+    )
+    facts += [_coverage_fact(row, row["population"]) for row in tag_rows]
     any_age = Q(pk__in=[])
     for population in sorted(AGE_DERIVED_POPULATIONS):
         condition = _age_filter(population, day)
         any_age |= condition
-        rows = _residents_by_district(residents.filter(condition), covered)
-        facts += _coverage_facts(rows, breakdown=population)
-    in_any = residents.filter(Q(pk__in=tagged.values("resident_id")) | any_age)
-    facts += _coverage_facts(_residents_by_district(in_any, covered))
+        facts += _registered_by_district(
+            registered.filter(condition), covered, breakdown=population
+        )
+    in_any = registered.filter(Q(resident_id__in=tags.values("resident_id")) | any_age)
+    facts += _registered_by_district(in_any, covered)
     return tally(
         facts,
         period,

@@ -11,13 +11,16 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Count, QuerySet
+from django.utils import timezone
 
 from healthnet.bulk import model_instances, objects_insert
 from healthnet.models import Resident, ResidentPopulationTag, User
+from signing.history import IMPORT, events_from_dates
 from signing.importer.evaluation import ChunkFacts, Known, NewContract, ParsedRow, ResidentFacts
 from signing.models import (
     ACTIVE_STATUSES,
     Contract,
+    ContractEvent,
     ContractSource,
     FamilyDoctorTeam,
     FollowUp,
@@ -54,7 +57,7 @@ def chunk_facts_locked(rows: list[ParsedRow]) -> ChunkFacts:
     resident_ids = [r.pk for r in residents.values()]
     tags: dict[int, set[str]] = defaultdict(set)
     for resident_id, population in where_in(
-        ResidentPopulationTag.objects.all(), "resident_id", resident_ids
+        ResidentPopulationTag.objects.filter(valid_to__isnull=True), "resident_id", resident_ids
     ).values_list("resident_id", "population"):
         tags[resident_id].add(population)
     contracts: dict[int, list[Known]] = defaultdict(list)
@@ -112,6 +115,34 @@ def contracts_insert(
                 {"contract_id": contract.pk, "servicepackage_id": packages[code].pk}
                 for contract, c in zip(contracts, new, strict=True)
                 for code in c.packages
+            ),
+        ),
+    )
+    now = timezone.now()
+    objects_insert(
+        ContractEvent,
+        model_instances(
+            ContractEvent,
+            (
+                {
+                    "contract_id": contract.pk,
+                    "at": event.at,
+                    "actor_id": actor_id,
+                    "actor_label": actor.username if actor is not None else "system",
+                    "action": event.action,
+                    "from_status": event.from_status,
+                    "to_status": event.to_status,
+                }
+                for contract, c in zip(contracts, new, strict=True)
+                for event in events_from_dates(
+                    status=c.status,
+                    start=c.row.start,
+                    end=c.row.end,
+                    created_at=now,
+                    signed_at=c.row.signed_at,
+                    begins=IMPORT,
+                    begins_active=True,
+                )
             ),
         ),
     )

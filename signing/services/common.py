@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from healthnet.errors import Conflict, DomainError, Forbidden, NotFound
 from healthnet.models import Resident, User
@@ -22,6 +23,7 @@ from signing import permissions, rules
 from signing.lifecycle import ACTION_LABELS, CONTRACT_LIFECYCLE, REFUSAL_CODES, state_label
 from signing.models import (
     Contract,
+    ContractEvent,
     FamilyDoctorTeam,
     FollowUp,
     ServicePackage,
@@ -107,9 +109,44 @@ def lock_team(team_id: int) -> FamilyDoctorTeam:
     return FamilyDoctorTeam.objects.select_for_update().get(pk=team_id)
 
 
-def move(contract: Contract, action: str) -> str:
-    """Move the contract by the lifecycle table (status set, not saved); returns the old status.
-    409 when the table has no such move from the contract's status."""
+def contract_event_record(
+    contract: Contract,
+    *,
+    action: str,
+    from_status: str,
+    actor: User | None,
+    at: dt.datetime | None = None,
+    reason: str = "",
+    details: dict[str, Any] | None = None,
+) -> ContractEvent:
+    """Append one line to the contract's timeline (its status now is the `to_status`). Call it
+    inside the transaction of the change; `move` does for every lifecycle move, the services
+    that create a contract do for its first line."""
+    return ContractEvent.objects.create(
+        contract=contract,
+        at=at or timezone.now(),
+        actor=actor if actor is not None and actor.pk else None,
+        actor_label=actor.username if actor is not None else "system",
+        action=action,
+        from_status=from_status,
+        to_status=contract.status,
+        reason=reason[:200],
+        details=details or {},
+    )
+
+
+def move(
+    contract: Contract,
+    action: str,
+    *,
+    actor: User | None,
+    at: dt.datetime | None = None,
+    reason: str = "",
+) -> str:
+    """Move the contract by the lifecycle table (status set, not saved) and write the move on its
+    timeline (ContractEvent): the one door every status change goes through, users' actions and
+    the periodic jobs alike. Returns the old status. 409 when the table has no such move from the
+    contract's status. Call it inside the transaction that saves the contract."""
     transition = CONTRACT_LIFECYCLE.transition(contract.status, action)
     if transition is None:
         raise Conflict(
@@ -121,6 +158,9 @@ def move(contract: Contract, action: str) -> str:
         )
     previous = contract.status
     contract.status = transition.target
+    contract_event_record(
+        contract, action=action, from_status=previous, actor=actor, at=at, reason=reason
+    )
     return previous
 
 

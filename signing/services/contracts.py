@@ -11,6 +11,7 @@ from healthnet.errors import InvalidInput
 from healthnet.models import Resident, User
 from healthnet.services import audit_record
 from signing import rules
+from signing.history import OFFER, RENEWAL_OF, SWITCH_OF
 from signing.lifecycle import Action
 from signing.models import (
     Contract,
@@ -27,6 +28,7 @@ from signing.services.common import (
     apply_consent,
     audit_refusals,
     consent_from,
+    contract_event_record,
     followups_create,
     lock_contract,
     lock_resident,
@@ -93,6 +95,7 @@ def contract_create(
             created_by=actor,
         )
         contract.packages.set(packages)
+        contract_event_record(contract, action=OFFER, from_status="", actor=actor)
         audit_record(
             actor=actor,
             action="contract_create",
@@ -124,7 +127,7 @@ def contract_sign(
     with transaction.atomic():
         contract = lock_contract(contract)
         require_may_act(actor, contract.team, Action.SIGN)
-        move(contract, Action.SIGN)
+        move(contract, Action.SIGN, actor=actor, at=now)
         consent = consent_from(
             contract.resident,
             on=timezone.localdate(now),
@@ -274,7 +277,7 @@ def _succeed(
                     "转签须选择另一个团队 (switch to a different team)",
                     field="team",
                 )
-        move(old, action)
+        move(old, action, actor=actor, at=now)
         resident = old.resident
         consent = consent_from(
             resident,
@@ -315,6 +318,14 @@ def _succeed(
         seal_terms(successor, packages)
         save_active(successor)
         successor.packages.set(packages)
+        contract_event_record(
+            successor,
+            action=SWITCH_OF if switching else RENEWAL_OF,
+            from_status="",
+            actor=actor,
+            at=now,
+            details={"previous_contract": str(old.public_id)},
+        )
         followups = followups_create(successor, packages)
         result = sign_result(successor, team, load)
         audit_record(
@@ -365,10 +376,11 @@ def contract_terminate(
     with transaction.atomic():
         contract = lock_contract(contract)
         require_may_act(actor, contract.team, Action.TERMINATE)
-        previous = move(contract, Action.TERMINATE)
+        now = timezone.now()
+        previous = move(contract, Action.TERMINATE, actor=actor, at=now, reason=reason)
         contract.terminated_reason = reason
         contract.terminated_note = note.strip()[:200]
-        contract.terminated_at = timezone.now()
+        contract.terminated_at = now
         contract.save()
         # Future follow-ups are cancelled; past-due open ones stay as missed (they count in 履约率).
         cancelled = FollowUp.objects.filter(

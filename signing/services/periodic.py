@@ -45,7 +45,7 @@ def _system_move(
                 .filter(pk__in=ids[start : start + BATCH], status__in=sources)
             )
             for contract in batch:
-                move(contract, action)
+                move(contract, action, actor=None)
                 contract.save(update_fields=["status", "updated_at"])
                 audit_record(
                     actor=None,

@@ -28,23 +28,28 @@ STAFF_COMMON = {
     "followup.list",
     "portal.workbench",
 }
-# Who registers, treats or routes patients (everyone but the pharmacy): register, see referrals
-# on a scan, issue cards and print static codes, register who may show a resident's code.
+# Who registers, treats or routes patients (everyone but the pharmacy): register, record a
+# move, a death or a key-population change, see referrals on a scan, issue cards and print
+# static codes, register who may show a resident's code.
 DESK = STAFF_COMMON | {
     "resident.register",
+    "resident.update",
     "healthcode.scan_referrals",
     "healthcard.manage",
     "healthcode.print_static",
     "guardianship.manage",
     "referral.worklist",
 }
+# Admission and discharge (入出院登记): the ward's doctors and nurses, the admission desk (clerk)
+# and the referral office; not public health, the pharmacy or the admin.
+WARD = {"encounter.inpatient"}
 EXPECTED = {
-    UserRole.DOCTOR: DESK | {"referral.create"},
-    UserRole.NURSE: DESK,
+    UserRole.DOCTOR: DESK | WARD | {"referral.create"},
+    UserRole.NURSE: DESK | WARD,
     UserRole.PUBLIC_HEALTH: DESK,
-    UserRole.REFERRAL_COORDINATOR: DESK | {"referral.create"},
+    UserRole.REFERRAL_COORDINATOR: DESK | WARD | {"referral.create"},
     UserRole.PHARMACIST: STAFF_COMMON,
-    UserRole.CLERK: DESK,
+    UserRole.CLERK: DESK | WARD,
     UserRole.INSTITUTION_ADMIN: DESK
     | {"healthcode.scan_log", "contract.import", "team.read_members"},
     UserRole.BUREAU: {"network.read", "team.list", "report.read"},
@@ -128,6 +133,8 @@ def test_a_template_builds_a_menu_from_the_catalogue(db):
         "resident.register=在本机构登记居民|"
         "resident.lookup=凭身份证号码查找居民（居民持证在场）|"
         "resident.read=查看居民档案：工作人员限与本机构相关的居民，居民限本人|"
+        "resident.update=为相关居民登记迁移、死亡和重点人群变更|"
+        "encounter.inpatient=在本机构办理入院和出院|"
         "guardianship.manage=在窗口为相关居民登记或撤销照护人（亲属码）|"
     )
 

@@ -164,3 +164,27 @@ def test_every_kpi_has_a_valid_measure(bureau_api):
         response = bureau_api.get(f"/api/v1/reports/fhir/Measure/{kpi.code.replace('_', '-')}")
         assert response.status_code == 200, response.content
         assert Measure.model_validate_json(response.content).identifier[0].value == kpi.code
+
+
+def test_fhir_median_carries_its_cases_and_hours(bureau_api):
+    median = kpi_where("hours", "city")
+    put(median, "2026-03", "city", "city", "12.5", 7, value="12.5")
+    params = {"kpi": median.code, "period": "2026-03"}
+    response = bureau_api.get("/api/v1/reports/fhir/MeasureReport", params)
+    assert response.status_code == 200, response.content
+    [group] = MeasureReport.model_validate_json(response.content).group
+    assert [(p.code.coding[0].code, p.count) for p in group.population] == [
+        ("measure-population", 7)
+    ]
+    assert float(group.measureScore.value) == 12.5
+    assert group.measureScore.code == "h"
+
+
+def test_breakdown_values_are_exported_by_their_names(bureau_api):
+    kpi = kpi_where("ratio", "institution", breakdown=True)
+    value, label = kpi.breakdown_values[0]
+    put(kpi, "2026-03", "institution", "p1", 2, 10, parent="d1", breakdown=value)
+    put(kpi, "2026-03", "institution", "p1", 3, 10, parent="d1")
+    response = bureau_api.get("/api/v1/reports/export.csv", {"period": "2026-03", "kpi": kpi.code})
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert [(r["分组"], r["分子"]) for r in rows] == [("", "3.0000"), (str(label), "2.0000")]

@@ -10,10 +10,18 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from healthnet.models import Encounter, ResidentPopulationTag
+from healthnet.register import registration_start
 from referrals.models import DepartmentDaySlots, Referral
 from reports.kpis import KPIS
 from reports.periods import month
-from signing.models import Contract, FamilyDoctorTeam, FollowUp, ServiceItem, ServicePackage
+from signing.models import (
+    Contract,
+    ContractEvent,
+    FamilyDoctorTeam,
+    FollowUp,
+    ServiceItem,
+    ServicePackage,
+)
 from tests.factories import (
     AllianceFactory,
     DepartmentFactory,
@@ -47,7 +55,10 @@ def _network(numbers: range, package: ServicePackage) -> None:
         )
         for j in range(3):
             resident = ResidentFactory(district=district, birth_date=dt.date(1950 + j * 30, 1, 1))
-            ResidentPopulationTag.objects.create(resident=resident, population="hypertension")
+            registration_start(resident=resident, district=district, on=dt.date(2020, 1, 1))
+            ResidentPopulationTag.objects.create(
+                resident=resident, population="hypertension", valid_from=dt.date(2020, 1, 1)
+            )
             contract = Contract.objects.create(
                 resident=resident,
                 team=team,
@@ -56,6 +67,9 @@ def _network(numbers: range, package: ServicePackage) -> None:
                 status="active",
                 signed_at=AT - dt.timedelta(days=60),
                 terms_hash="x" * 64,
+            )
+            ContractEvent.objects.create(
+                contract=contract, at=contract.signed_at, action="demo", to_status="active"
             )
             FollowUp.objects.create(contract=contract, item=item, due_date=dt.date(2026, 3, 5))
             for institution in (hospital, primary):
@@ -107,3 +121,5 @@ def test_queries_do_not_grow_with_the_units(code):
         {f"d{i}" for i in range(6)} if "district" in levels else set()
     )
     assert _queries(KPIS[code]) == small
+    if code in ("contract_coverage", "key_population_coverage"):  # the rows were really read
+        assert figures[("city", "city", "")].numerator == 18

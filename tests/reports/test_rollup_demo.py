@@ -102,9 +102,12 @@ def direct_referrals(label: str, direction: str) -> dict:
         submitted_at__lt=end,
     ).select_related("from_institution"):
         institution = referral.from_institution
-        counts[("institution", institution.code, "")] += 1
-        counts[("district", institution.district_id, "")] += 1
-        counts[("city", "city", "")] += 1
+        # downward ones also by care setting (outpatient, or discharged from a stay)
+        breakdowns = ["", referral.care_setting] if direction == "down" else [""]
+        for breakdown in breakdowns:
+            counts[("institution", institution.code, breakdown)] += 1
+            counts[("district", institution.district_id, breakdown)] += 1
+            counts[("city", "city", breakdown)] += 1
     return {key: Decimal(n) for key, n in counts.items()}
 
 

@@ -231,6 +231,7 @@ def _trend(kpis: list[Kpi], rows_by_kpi: dict[str, list[selectors.KpiRow]], last
     spec = {
         "type": "line",
         "unit": axis_unit(kpis[0]),
+        "integer": kpis[0].unit == "count",
         "categories": [p.label for p in periods],
         "series": [
             {
@@ -271,6 +272,7 @@ def _comparison(kpis: list[Kpi], tables: dict[str, list[selectors.KpiRow]], link
     spec = {
         "type": "bar",
         "unit": axis_unit(kpis[0]),
+        "integer": kpis[0].unit == "count",
         "categories": [name for _code, name in ordered],
         "links": urls,
         "series": [

@@ -369,3 +369,24 @@ def test_query_counts_are_flat_in_the_number_of_units(people):
     )
     assert few == many
     assert max(many) <= 12
+
+
+def test_aggregates_only_no_page_links_to_a_list_of_people(people):
+    """The bureau may open no referral, contract or resident list (portal/menu.py), so even at the
+    team level the pages link only to other figures and to the aggregate exports."""
+    districts(2)
+    fulfilment_tree()
+    client = client_for(people.users["bureau"])
+    for url in (
+        "/bureau/?period=2026-06",
+        "/bureau/kpi/fulfilment/?period=2026-06&level=institution&unit=d1",
+        "/bureau/kpi/fulfilment/?period=2026-06&level=team&unit=i0",
+    ):
+        main = re.search(r"<main.*</main>", client.get(url).content.decode(), re.S).group(0)
+        links = {unescape(href).split("?")[0] for href in re.findall(r'href="([^"]+)"', main)}
+        assert links
+        assert {link for link in links if not link.startswith("/bureau/")} <= {
+            "/api/v1/reports/export.csv",
+            "/api/v1/reports/export.xlsx",
+            "/api/v1/reports/fhir/MeasureReport",
+        }

@@ -36,6 +36,7 @@
         name: unit,
         min: 0,
         max: unit === "%" ? 100 : null,
+        minInterval: spec.integer ? 1 : 0,
       },
       series: spec.series.map(function (s) {
         return {
@@ -43,6 +44,7 @@
           type: bars ? "bar" : "line",
           data: s.data,
           connectNulls: false,
+          barMaxWidth: 48,
           showSymbol: true,
           cursor: bars && spec.links ? "pointer" : "default",
         };

@@ -390,3 +390,19 @@ def test_aggregates_only_no_page_links_to_a_list_of_people(people):
             "/api/v1/reports/export.xlsx",
             "/api/v1/reports/fhir/MeasureReport",
         }
+
+
+def test_the_dashboard_in_english(people):
+    districts(1)
+    put("primary_care_share", JUNE, "city", "city", "全市", "", 620, 1000, "0.62")
+    put("primary_care_share", MAY, "city", "city", "全市", "", 540, 900, "0.6")
+    client = client_for(people.users["bureau"])
+    client.cookies["django_language"] = "en"
+
+    page = client.get("/bureau/?period=2026-06").content.decode()
+
+    assert "Two-way referrals by district" in page
+    assert "Export CSV" in page
+    assert "Month on month +2.0 percentage points" in card(page, "primary_care_share")
+    empty = client.get("/bureau/?period=2026-01").content.decode()
+    assert "Reports not built yet" in empty

@@ -247,8 +247,9 @@ def _trend(kpis: list[Kpi], rows_by_kpi: dict[str, list[selectors.KpiRow]], last
 
 
 def _comparison(kpis: list[Kpi], tables: dict[str, list[selectors.KpiRow]], links):
-    """A bar chart (a bar per unit, one series per KPI) and its table: a row per unit with its
-    drill-down link (None where there is no level below)."""
+    """A bar chart (a bar per unit, one series per KPI) and its table: a row per unit. Each bar
+    (and its table cell, the unit's name for the first KPI) leads to `links(kpi code, unit
+    code)`: that KPI one level down (None where there is none)."""
     units: dict[str, str] = {}
     found: dict[str, dict[str, selectors.KpiRow]] = {}
     for kpi in kpis:
@@ -259,26 +260,33 @@ def _comparison(kpis: list[Kpi], tables: dict[str, list[selectors.KpiRow]], link
             units.setdefault(row.unit_code, row.unit_name)
             found[kpi.code][row.unit_code] = row
     ordered = sorted(units.items(), key=lambda item: item[0])
-    urls = [links(code) for code, _name in ordered]
+    urls = {kpi.code: [links(kpi.code, code) for code, _name in ordered] for kpi in kpis}
+    several = len(kpis) > 1  # then each cell links to its own KPI's level below
     table = [
         {
             "code": code,
             "name": name,
-            "url": url,
-            "cells": [row_cells(kpi, found[kpi.code].get(code)) for kpi in kpis],
+            "url": urls[kpis[0].code][index],
+            "cells": [
+                {
+                    **row_cells(kpi, found[kpi.code].get(code)),
+                    "url": urls[kpi.code][index] if several else None,
+                }
+                for kpi in kpis
+            ],
         }
-        for (code, name), url in zip(ordered, urls, strict=True)
+        for index, (code, name) in enumerate(ordered)
     ]
     spec = {
         "type": "bar",
         "unit": axis_unit(kpis[0]),
         "integer": kpis[0].unit == "count",
         "categories": [name for _code, name in ordered],
-        "links": urls,
         "series": [
             {
                 "name": str(kpi.name),
                 "data": [chart_number(kpi, found[kpi.code].get(code)) for code, _n in ordered],
+                "links": urls[kpi.code],
             }
             for kpi in kpis
         ],
@@ -332,10 +340,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         }
         tables = {kpi.code: selectors.kpi_table(kpi.code, period, compare) for kpi in kpis}
 
-        def drill(code: str) -> str | None:
+        def drill(kpi_code: str, code: str) -> str | None:
             if compare != "district":
                 return None
-            return kpi_url(kpis[0].code, period, level="institution", unit=code)
+            return kpi_url(kpi_code, period, level="institution", unit=code)
 
         context.update(
             cards=[_card(card, period) for card in selectors.kpi_cards(period)],
@@ -424,7 +432,7 @@ def kpi_detail(request: HttpRequest, code: str) -> HttpResponse:
     table = selectors.kpi_table(kpi.code, period, level, unit or None)
     below = DRILL_NEXT.get(level)
 
-    def drill(code: str) -> str | None:
+    def drill(_kpi_code: str, code: str) -> str | None:
         if below is None or below not in kpi.levels:
             return None
         return kpi_url(kpi.code, period, level=below, unit=code)

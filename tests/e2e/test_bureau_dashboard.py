@@ -64,6 +64,7 @@ def drawn(page, selector: str) -> dict:
 
 def click_bar(page, selector: str, series: int, index: int) -> None:
     """Click the middle of one bar, where ECharts laid it out."""
+    expect(page.locator(f"{selector} canvas")).to_be_visible()  # drawn (again, after a back)
     page.locator(selector).scroll_into_view_if_needed()
     layout = page.evaluate(
         """([selector, series, index]) => {
@@ -122,6 +123,14 @@ def test_the_dashboard_draws_its_charts_drills_down_and_exports(page, base_url, 
     # A click on the district's 上转 bar: that KPI's page, the district's institutions.
     click_bar(page, "#chart-compare", series=0, index=0)
     expect(page).to_have_url(re.compile(r"/bureau/kpi/referrals_up/\?.*level=institution"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("2. 上转人次")
+    # and its 下转 bar: 下转人次 there
+    page.go_back()
+    click_bar(page, "#chart-compare", series=1, index=0)
+    expect(page).to_have_url(re.compile(r"/bureau/kpi/referrals_down/\?.*level=institution"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("3. 下转人次")
+    page.go_back()
+    click_bar(page, "#chart-compare", series=0, index=0)
     expect(page.get_by_role("heading", level=1)).to_have_text("2. 上转人次")
     crumbs = page.get_by_role("navigation", name="指标层级")
     expect(crumbs.locator('[aria-current="page"]')).to_have_text(district[0])

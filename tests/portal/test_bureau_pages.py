@@ -203,13 +203,16 @@ def test_the_dashboard_compares_the_districts_and_each_bar_leads_to_their_instit
     bars = chart(page, "chart-compare")
     assert bars["type"] == "bar"
     assert bars["categories"] == ["第0区", "第1区"]
-    assert bars["series"] == [
-        {"name": "上转人次", "data": [10.0, 11.0]},
-        {"name": "下转人次", "data": [0.0, 1.0]},
+    up = "/bureau/kpi/referrals_up/?period=2026-06&level=institution&unit="
+    down = "/bureau/kpi/referrals_down/?period=2026-06&level=institution&unit="
+    assert bars["series"] == [  # each bar leads to its own KPI's institutions in the district
+        {"name": "上转人次", "data": [10.0, 11.0], "links": [up + "d00", up + "d01"]},
+        {"name": "下转人次", "data": [0.0, 1.0], "links": [down + "d00", down + "d01"]},
     ]
-    first = "/bureau/kpi/referrals_up/?period=2026-06&amp;level=institution&amp;unit=d00"
-    assert bars["links"][0] == unescape(first)
-    assert f'<a href="{first}">第0区</a>' in page  # the same link in the table: no JS needed
+    # the same links in the table, with no JS: the district's name (上转) and each figure
+    first = up.replace("&", "&amp;") + "d00"
+    assert f'<a href="{first}">第0区</a>' in page
+    assert f'<td class="num"><a href="{down.replace("&", "&amp;")}d01">1</a></td>' in page
     trend = chart(page, "chart-trend")
     assert len(trend["categories"]) == 24
     assert trend["categories"][-1] == "2026-06"
@@ -224,7 +227,7 @@ def test_compared_by_alliance_the_bars_do_not_drill(people):
 
     bars = chart(page.content.decode(), "chart-compare")
     assert bars["categories"] == ["第一医联体"]
-    assert bars["links"] == [None]
+    assert [series["links"] for series in bars["series"]] == [[None], [None]]
     assert "双向转诊：各医联体对比" in page.content.decode()
 
 
@@ -250,9 +253,10 @@ def test_a_kpi_page_drills_from_the_city_to_a_district_to_an_institution_to_its_
     bars = chart(city, "chart-compare")
     assert bars["categories"] == ["海勃湾区", "乌达区"]
     assert bars["series"][0]["data"] == [75.0, None]  # no follow-up due in 乌达区: no figure
-    assert bars["links"][0].endswith("level=institution&unit=d1")
+    links = bars["series"][0]["links"]
+    assert links[0].endswith("level=institution&unit=d1")
 
-    district = client.get(bars["links"][0]).content.decode()
+    district = client.get(links[0]).content.decode()
     assert '<span aria-current="page">海勃湾区</span>' in district
     assert chart(district, "chart-compare")["categories"] == ["机构0", "机构1"]
     team_link = "/bureau/kpi/fulfilment/?period=2026-06&amp;level=team&amp;unit=i0"
@@ -265,7 +269,7 @@ def test_a_kpi_page_drills_from_the_city_to_a_district_to_an_institution_to_its_
     assert bars["categories"] == ["团队0-0", "团队0-1"]
     # The small cell (4 due, under REPORTS_SMALL_CELL=5) is neither drawn nor written.
     assert bars["series"][0]["data"] == [None, 18.75]
-    assert bars["links"] == [None, None]  # no level below the team
+    assert bars["series"][0]["links"] == [None, None]  # no level below the team
     assert "（小样本，不显示）" in teams
     assert '<td class="num">18.8%</td><td class="num">3</td><td class="num">16</td>' in teams
 

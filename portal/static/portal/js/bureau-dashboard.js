@@ -4,7 +4,7 @@
    holds the same figures and is what a reader without JavaScript sees; the chart container stays
    hidden until drawn.
 
-   A bar that leads one level down (spec.links[i]) is followed on click, like its table row's link.
+   A bar that leads one level down (series.links[i]) is followed on click, like its table row's link.
    Tooltips are drawn on the canvas (renderMode "richText"): ECharts' HTML tooltips carry inline
    styles, which the CSP refuses. */
 (function () {
@@ -46,7 +46,7 @@
           connectNulls: false,
           barMaxWidth: 48,
           showSymbol: true,
-          cursor: bars && spec.links ? "pointer" : "default",
+          cursor: bars && s.links ? "pointer" : "default",
         };
       }),
     };
@@ -62,9 +62,10 @@
     element.hidden = false;
     var chart = window.echarts.init(element, null, { renderer: "canvas" });
     chart.setOption(option(spec));
-    if (spec.type === "bar" && spec.links) {
+    if (spec.type === "bar") {
       chart.on("click", function (params) {
-        var url = spec.links[params.dataIndex];
+        var series = spec.series[params.seriesIndex];
+        var url = series && series.links ? series.links[params.dataIndex] : null;
         if (url) {
           window.location.assign(url);
         }

@@ -180,6 +180,7 @@ def mount_routers() -> None:
         residents_router,
     )
     from referrals.api import router as referrals_router
+    from reports.api import router as reports_router
     from signing.api import router as signing_router
 
     api.add_router("/auth", auth_router)
@@ -189,6 +190,7 @@ def mount_routers() -> None:
     api.add_router("/", signing_router)
     api.add_router("/referrals", referrals_router)
     api.add_router("/", healthcodes_router)
+    api.add_router("/reports", reports_router)
 
 
 mount_routers()

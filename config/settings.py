@@ -442,3 +442,13 @@ CELERY_BEAT_SCHEDULE["signing-import-jobs-sweep"] = {
     "task": "signing.tasks.contract_import_jobs_sweep",
     "schedule": 300.0,
 }
+
+# Bureau reports (docs/reports.md, "How it runs"): the rollups of the current and the previous
+# month (late data lands) are rebuilt every hour; older ones with `manage.py rebuild_reports`.
+CELERY_BEAT_SCHEDULE["reports-rebuild-recent"] = {
+    "task": "reports.tasks.reports_rebuild_recent",
+    "schedule": 3600.0,
+}
+# A team-level figure counting fewer records than this is suppressed in the exports and flagged
+# in the API (small cells could identify people).
+REPORTS_SMALL_CELL = env_int("REPORTS_SMALL_CELL", 5)

@@ -299,6 +299,43 @@ def guardianship_by_public_id(public_id: uuid.UUID | str) -> Guardianship:
     return guardianship
 
 
+# --- for the bureau reports (reports/kpis: grouped reads, never one query per unit) ----------
+
+
+def report_districts() -> QuerySet[District]:
+    """Every district ever loaded (inactive ones keep their history), by code."""
+    return District.objects.order_by("code")
+
+
+def report_institutions() -> QuerySet[Institution]:
+    """Every institution, active or not (a closed one keeps its history), by code."""
+    return Institution.objects.order_by("code")
+
+
+def report_alliances() -> QuerySet[Alliance]:
+    return Alliance.objects.order_by("code")
+
+
+def report_memberships_overlapping(*, start: dt.date, end: dt.date) -> QuerySet[AllianceMembership]:
+    """Memberships in force on at least one day of [start, end) (alliance joined): a report
+    attributes each event to the alliances current on its day (alliance_memberships_current)."""
+    return (
+        AllianceMembership.objects.filter(start_date__lt=end)
+        .filter(Q(end_date__isnull=True) | Q(end_date__gt=start))
+        .select_related("alliance")
+    )
+
+
+def report_encounters(*, start: dt.datetime, end: dt.datetime) -> QuerySet[Encounter]:
+    """Visits started in [start, end)."""
+    return Encounter.objects.filter(started_at__gte=start, started_at__lt=end)
+
+
+def report_departments_with_slots() -> QuerySet[Department]:
+    """Departments that accept referrals and reserve slots for them (预留号源)."""
+    return Department.objects.filter(accepts_referrals=True, referral_slots_per_day__gt=0)
+
+
 # --- the register over time (docs/design.md §3, §7) ---------------------------------------------
 
 

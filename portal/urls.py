@@ -6,6 +6,7 @@ from django.urls import path
 
 from portal import views
 from portal.pages import (
+    bureau,
     desk_cards,
     imports,
     landing,
@@ -26,7 +27,6 @@ app_name = "portal"
 # Pages still to be built: (path, name). The counters and menus already link to them.
 RESERVED = [
     ("system/", "system-home"),
-    ("bureau/", "bureau-dashboard"),
 ]
 
 # --- the resident's phone and the desk's cards (issue 11) ---
@@ -131,4 +131,10 @@ urlpatterns += [
 urlpatterns += [
     path("referrals/new/", referral_new.referral_new, name="referral-new"),
     path("scan/", scan_station.scan_station, name="scan-station"),
+]
+
+# --- the bureau's dashboard (issue 12) ----------------------------------------------------------
+urlpatterns += [
+    path("bureau/", bureau.dashboard, name="bureau-dashboard"),
+    path("bureau/kpi/<slug:code>/", bureau.kpi_detail, name="bureau-kpi"),
 ]

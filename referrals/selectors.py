@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.db.models import F, Prefetch, Q, QuerySet
@@ -358,3 +358,23 @@ def reserved_slots_free(
     ).values_list("department_id", "capacity", "booked"):
         free[department_id] += capacity - booked - per_day[department_id]
     return free
+
+
+# --- for the bureau reports (reports/kpis: grouped reads, never one query per unit) ----------
+
+
+def report_referrals() -> QuerySet[Referral]:
+    """Every referral, drafts included: each KPI states which step, in which period, counts."""
+    return Referral.objects.all()
+
+
+def report_referral_events(*, actions: Iterable[str]) -> QuerySet[ReferralEvent]:
+    """Timeline events of the given actions (a KPI asks which move closed a loop, and when)."""
+    return ReferralEvent.objects.filter(action__in=list(actions))
+
+
+def report_day_slots(*, start: dt.date, end: dt.date) -> QuerySet[DepartmentDaySlots]:
+    """Reserved-slot days in [start, end) (department joined)."""
+    return DepartmentDaySlots.objects.filter(date__gte=start, date__lt=end).select_related(
+        "department"
+    )

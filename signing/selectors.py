@@ -488,3 +488,25 @@ def contract_fulfilment(contract: Contract, *, as_of: dt.date | None = None) -> 
 
 def team_fulfilment(team: FamilyDoctorTeam, *, as_of: dt.date | None = None) -> FulfilmentRate:
     return _fulfilment(FollowUp.objects.filter(contract__team=team), as_of or timezone.localdate())
+
+
+# --- for the bureau reports (reports/kpis: grouped reads, never one query per unit) ----------
+
+
+def report_teams() -> QuerySet[FamilyDoctorTeam]:
+    """Every team, active or not (a dissolved team keeps its history), by code."""
+    return FamilyDoctorTeam.objects.order_by("code")
+
+
+def report_contracts_ending(*, start: dt.date, end: dt.date) -> QuerySet[Contract]:
+    """Contracts whose term ends (end_date) in [start, end) (team joined)."""
+    return Contract.objects.filter(end_date__gte=start, end_date__lt=end).select_related("team")
+
+
+def report_followups_due(*, start: dt.date, end: dt.date) -> QuerySet[FollowUp]:
+    """Follow-ups due in [start, end), cancelled ones left out (contract joined)."""
+    return (
+        FollowUp.objects.filter(due_date__gte=start, due_date__lt=end)
+        .exclude(status=FollowUpStatus.CANCELLED)
+        .select_related("contract")
+    )

@@ -22,7 +22,6 @@ PURPOSES = {
     "team-followups": _("待完成的随访，逾期在前，可直接记录结果。"),
     "contract-import": _("上传签约文件（CSV/XLSX），查看进度并下载错误报告。"),
     "system-home": _("系统管理：用户、机构与密钥请使用管理后台和 API。"),
-    "bureau-dashboard": _("分级诊疗指标看板：基层就诊率、双向转诊、签约与履约。"),
 }
 
 

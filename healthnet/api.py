@@ -3,17 +3,20 @@
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Annotated
 
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
+from ninja.params.functions import Path as PathEx
 
+from config.openapi import errors
 from config.pagination import PageNumberPagination
 from healthnet import permissions, phone_signin, selectors, services
 from healthnet.errors import Forbidden, NotAuthenticated
 from healthnet.hooks import resident_card_current
 from healthnet.models import AllianceKind, ApiToken, GuardianRelationship, Sex, Tier, User
-from healthnet.national_id import resident_national_id_masked
+from healthnet.national_id import NATIONAL_ID_PATTERN, resident_national_id_masked
 from healthnet.populations import resident_key_populations
 
 # --- auth --------------------------------------------------------------------------------------
@@ -94,7 +97,7 @@ def _institution_code(user: User) -> str | None:
     return user.institution.code if user.institution is not None else None
 
 
-@auth_router.post("/token", auth=None, response={201: TokenOut})
+@auth_router.post("/token", auth=None, response={201: TokenOut, **errors(401, 429)})
 def token_issue(request, payload: TokenIn):
     """Exchange a username and password for a bearer token (failed logins are throttled)."""
     token, api_token = services.api_token_issue(
@@ -142,14 +145,16 @@ class PhoneTokenIn(Schema):
     name: str = Field("", max_length=60, description="a label for the token, e.g. the app")
 
 
-@auth_router.post("/phone/code", auth=None, response={202: PhoneCodeOut})
+@auth_router.post("/phone/code", auth=None, response={202: PhoneCodeOut, **errors(429)})
 def phone_code_request(request, payload: PhoneCodeIn):
     """Send a one-time sign-in code to a resident's recorded mobile number (5 minutes, 5 tries).
     The answer never says whether the number is on a record; throttled per number and address."""
     return Status(202, phone_signin.phone_signin_code_request(phone=payload.phone))
 
 
-@auth_router.post("/phone/token", auth=None, response={201: TokenOut})
+@auth_router.post(
+    "/phone/token", auth=None, response={201: TokenOut, **errors(401, 409, 429)}
+)
 def phone_token_issue(request, payload: PhoneTokenIn):
     """Exchange the code for a bearer token of the resident whose record carries the number
     (their login is made at the first sign-in). 401 `signin_code_wrong` for any wrong, expired,
@@ -162,6 +167,7 @@ def phone_token_issue(request, payload: PhoneTokenIn):
 # --- institutions and alliances ----------------------------------------------------------------
 
 institutions_router = Router(tags=["network"])
+CodePath = Annotated[str, PathEx(min_length=1, max_length=64)]
 alliances_router = Router(tags=["network"])
 
 
@@ -225,7 +231,7 @@ def institution_list(request, filters: Query[InstitutionFilter]):
 
 
 @institutions_router.get("/{code}", response=InstitutionDetailOut)
-def institution_detail(request, code: str):
+def institution_detail(request, code: CodePath):
     _require_network_reader(request)
     return selectors.institution_detail(code=code)
 
@@ -264,7 +270,7 @@ def alliance_list(request, kind: AllianceKind | None = None):
 
 
 @alliances_router.get("/{code}", response=AllianceOut)
-def alliance_detail(request, code: str):
+def alliance_detail(request, code: CodePath):
     _require_network_reader(request)
     return selectors.alliance_detail(code=code)
 
@@ -280,7 +286,9 @@ residents_router = Router(tags=["residents"])
 
 
 class ResidentIn(Schema):
-    national_id: str = Field(..., min_length=1, max_length=32, description="18-character ID number")
+    national_id: str = Field(
+        ..., pattern=NATIONAL_ID_PATTERN, description="the 18-character ID number"
+    )
     name: str = Field(..., min_length=1, max_length=50)
     district: str = Field(..., min_length=1, max_length=32, description="district code")
     sex: Sex | None = Field(None, description="optional; must agree with the ID number")
@@ -292,7 +300,7 @@ class ResidentIn(Schema):
 
 
 class ResidentLookupIn(Schema):
-    national_id: str = Field(..., min_length=1, max_length=32)
+    national_id: str = Field(..., pattern=NATIONAL_ID_PATTERN)
 
 
 class ResidentOut(Schema):
@@ -325,21 +333,21 @@ class ResidentOut(Schema):
         return obj.registered_by.code if obj.registered_by_id else None
 
 
-@residents_router.post("", response={201: ResidentOut})
+@residents_router.post("", response={201: ResidentOut, **errors(409, 429)})
 def resident_create(request, payload: ResidentIn):
     """Register a resident at the caller's institution. A known ID number answers 409."""
     resident = services.resident_create(actor=request.user, **payload.dict())
     return Status(201, selectors.resident_by_public_id(resident.public_id))
 
 
-@residents_router.post("/lookup", response=ResidentOut)
+@residents_router.post("/lookup", response={200: ResidentOut, **errors(404, 429)})
 def resident_lookup(request, payload: ResidentLookupIn):
     """Find a resident by the full ID number (sent in the body, never in a URL that is logged)."""
     if not permissions.can_lookup_resident(request.user):
         raise Forbidden(
             "forbidden", "您的角色不能按身份证号码查找居民 (your role may not look up residents)"
         )
-    resident = selectors.resident_by_national_id(payload.national_id)
+    resident = selectors.resident_by_national_id(payload.national_id, by=request.user)
     services.audit_record(
         actor=request.user,
         action="read",

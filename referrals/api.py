@@ -19,7 +19,7 @@ from ninja.pagination import paginate
 
 from config.pagination import PageNumberPagination
 from healthnet.errors import Forbidden, InvalidInput, NotFound
-from healthnet.selectors import department_by_public_id, resident_by_public_id
+from healthnet.selectors import department_by_public_id
 from healthnet.services import audit_record
 from healthnet.workflow import ActionSpec
 from referrals import permissions, selectors, services
@@ -208,7 +208,11 @@ def referral_create(request, payload: ReferralIn):
     safe: the same key by the same user returns the first referral (201) instead of a new one.
     A second open referral to the same department in the same direction answers 409
     `referral_duplicate` with `details.existing_id`."""
-    resident = _referenced(resident_by_public_id, payload.resident, field="resident")
+    if not permissions.can_create_referral(request.user):
+        raise Forbidden(  # before the resident is looked up: the role alone answers
+            "referral_create_forbidden", "您的角色不能开具转诊 (your role may not refer)"
+        )
+    resident = selectors.resident_for_referral(request.user, payload.resident)
     to_department = _referenced(
         department_by_public_id, payload.to_department, field="to_department"
     )
@@ -275,9 +279,7 @@ def referral_suggestions(
         raise Forbidden(
             "referral_create_forbidden", "您的角色不能开具转诊 (your role may not refer)"
         )
-    resident_obj = (
-        _referenced(resident_by_public_id, resident, field="resident") if resident else None
-    )
+    resident_obj = selectors.resident_for_referral(request.user, resident) if resident else None
     suggestions = selectors.referral_targets_suggested(
         request.user, direction=direction, specialty=specialty, resident=resident_obj
     )

@@ -1,0 +1,117 @@
+"""No existence oracle (issue 9 item 16): a record out of the caller's scope answers exactly as
+one that does not exist; the 409 of a duplicate registration names the existing resident only to
+a caller who may read them; ID-number lookups are rate limited per user."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from healthnet.models import AuditEvent
+from healthnet.national_id import decrypt_national_id
+from referrals.models import Referral
+from tests.conftest import api_client_for
+from tests.portal.scenario import build_people
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def people():
+    return build_people()
+
+
+def _number(resident) -> str:
+    return decrypt_national_id(resident.national_id_encrypted)
+
+
+def _registration(resident) -> dict:
+    return {"national_id": _number(resident), "name": "重名", "district": resident.district_id}
+
+
+def _body(response) -> dict:
+    body = response.json()
+    body["details"].pop("request_id", None)
+    return body
+
+
+def test_a_duplicate_registration_names_the_resident_only_to_who_may_read_them(people):
+    resident = people.resident  # registered at the primary institution
+    own = api_client_for(people.users["clerk"]).post("/api/v1/residents", _registration(resident))
+    other = api_client_for(people.users["tertiary_doctor"]).post(
+        "/api/v1/residents", _registration(resident)
+    )
+
+    assert own.status_code == other.status_code == 409
+    assert own.json()["details"]["resident_id"] == str(resident.public_id)
+    assert other.json()["code"] == "resident_exists"
+    assert "resident_id" not in other.json()["details"]
+    assert str(resident.public_id) not in other.content.decode()
+
+
+def test_referring_a_resident_out_of_scope_answers_as_an_unknown_one(people):
+    api = api_client_for(people.users["tertiary_doctor"])  # the resident never came to T
+
+    def refer(resident_id):
+        return api.post(
+            "/api/v1/referrals",
+            {
+                "resident": str(resident_id),
+                "to_department": str(people.primary_dept.public_id),
+                "urgency": "routine",
+                "reason_code": "return_to_primary_care",
+            },
+        )
+
+    out_of_scope, unknown = refer(people.resident.public_id), refer(uuid.uuid4())
+
+    assert out_of_scope.status_code == unknown.status_code == 404
+    assert _body(out_of_scope) == _body(unknown)
+    assert _body(unknown)["code"] == "resident_not_found"
+    assert Referral.objects.count() == 0
+
+
+def test_target_suggestions_for_a_resident_out_of_scope_answer_as_for_an_unknown_one(people):
+    """The suggestions name a signed resident's team institution: for a resident who does not
+    concern the caller they would tell who exists and where they are signed."""
+    api = api_client_for(people.users["tertiary_doctor"])
+    url = "/api/v1/referrals/suggestions?resident="
+
+    out_of_scope = api.get(url + str(people.resident.public_id))
+    unknown = api.get(url + str(uuid.uuid4()))
+
+    assert out_of_scope.status_code == unknown.status_code == 404
+    assert _body(out_of_scope) == _body(unknown)
+
+
+def test_id_number_lookups_are_limited_per_user(people, settings):
+    settings.RESIDENT_LOOKUP_LIMIT = 2
+    clerk, pharmacist = people.users["clerk"], people.users["pharmacist"]
+    api = api_client_for(clerk)
+    number = {"national_id": _number(people.resident)}
+
+    found = api.post("/api/v1/residents/lookup", number)
+    second = api.post("/api/v1/residents/lookup", number)
+    third = api.post("/api/v1/residents/lookup", number)
+    someone_else = api_client_for(pharmacist).post("/api/v1/residents/lookup", number)
+
+    assert (found.status_code, second.status_code, third.status_code) == (200, 200, 429)
+    assert third.json()["code"] == "lookup_throttled"
+    assert 0 < int(third["Retry-After"]) <= settings.RESIDENT_LOOKUP_WINDOW_SECONDS
+    assert someone_else.status_code == 200  # per user
+    reads = AuditEvent.objects.filter(actor=clerk, action="read", object_type="resident")
+    assert reads.count() == 2  # the refused one did not reach the record
+
+
+def test_a_duplicate_registration_counts_as_a_lookup(people, settings):
+    settings.RESIDENT_LOOKUP_LIMIT = 1
+    api = api_client_for(people.users["tertiary_doctor"])
+    payload = _registration(people.resident)
+
+    first = api.post("/api/v1/residents", payload)
+    second = api.post("/api/v1/residents", payload)
+
+    assert first.status_code == 409
+    assert second.status_code == 429
+    assert second.json()["code"] == "lookup_throttled"

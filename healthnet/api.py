@@ -152,9 +152,7 @@ def phone_code_request(request, payload: PhoneCodeIn):
     return Status(202, phone_signin.phone_signin_code_request(phone=payload.phone))
 
 
-@auth_router.post(
-    "/phone/token", auth=None, response={201: TokenOut, **errors(401, 409, 429)}
-)
+@auth_router.post("/phone/token", auth=None, response={201: TokenOut, **errors(401, 409, 429)})
 def phone_token_issue(request, payload: PhoneTokenIn):
     """Exchange the code for a bearer token of the resident whose record carries the number
     (their login is made at the first sign-in). 401 `signin_code_wrong` for any wrong, expired,

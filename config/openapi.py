@@ -8,6 +8,8 @@ may answer follows from its shape, and `errors_declared` adds it to the document
 - it has parameters or a body: 422 (a value refused: `validation_error` or a domain code);
 - it has a body: 400 (not JSON) and 413 (over DATA_UPLOAD_MAX_MEMORY_SIZE).
 
+An uploaded file is declared non-empty (`minLength: 1`): Django reads an empty part as no file.
+
 What an operation answers beyond its shape (409 on a conflict, 429 from a rate limit, 404 from a
 lookup without a path parameter) it declares itself, next to its handler:
 `response={201: ResidentOut, **errors(409, 429)}`. tests/api/test_openapi_errors.py walks the
@@ -16,9 +18,12 @@ document; tests/api/test_schemathesis.py checks the server answers nothing undec
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.http import HttpResponse
 from ninja import Field, Schema
+from ninja.responses import NinjaJSONEncoder
 
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "the body is not valid JSON (`malformed_request`)",
@@ -67,6 +72,14 @@ def implied_errors(operation: dict[str, Any]) -> set[int]:
     return implied
 
 
+def _uploads_non_empty(operation: dict[str, Any]) -> None:
+    content = operation.get("requestBody", {}).get("content", {})
+    for media in content.values():
+        for prop in media.get("schema", {}).get("properties", {}).values():
+            if prop.get("format") == "binary":
+                prop.setdefault("minLength", 1)
+
+
 def errors_declared(document: dict[str, Any]) -> dict[str, Any]:
     """The document with every operation's error answers declared, each as ErrorOut."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
@@ -74,6 +87,7 @@ def errors_declared(document: dict[str, Any]) -> dict[str, Any]:
     error_answer_content = {"application/json": {"schema": {"$ref": ERROR_REF}}}
     for path_item in document.get("paths", {}).values():
         for operation in path_item.values():
+            _uploads_non_empty(operation)
             responses = operation.setdefault("responses", {})
             declared = {int(status) for status in responses if str(status).isdigit()}
             for status in sorted(implied_errors(operation) | (declared & set(ERROR_DESCRIPTIONS))):
@@ -83,3 +97,15 @@ def errors_declared(document: dict[str, Any]) -> dict[str, Any]:
                     "content": error_answer_content,
                 }
     return document
+
+
+def view_answer(view: Schema | dict[str, Any], status: int = 200) -> HttpResponse:
+    """An answer that is already one of the operation's declared views (a role's view of a
+    record, chosen by permission), or a page of them: sent as it is, not validated again
+    against the union of views (tests/api/test_schemathesis.py checks it conforms)."""
+    body = view.model_dump(mode="json") if isinstance(view, Schema) else view
+    return HttpResponse(
+        json.dumps(body, ensure_ascii=False, cls=NinjaJSONEncoder),
+        status=status,
+        content_type="application/json; charset=utf-8",
+    )

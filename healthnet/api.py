@@ -10,7 +10,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 from ninja.params.functions import Path as PathEx
 
-from config.openapi import errors
+from config.openapi import errors, view_answer
 from config.pagination import PageNumberPagination
 from healthnet import permissions, phone_signin, selectors, services
 from healthnet.errors import Forbidden, NotAuthenticated
@@ -301,20 +301,16 @@ class ResidentLookupIn(Schema):
     national_id: str = Field(..., pattern=NATIONAL_ID_PATTERN)
 
 
-class ResidentOut(Schema):
-    """Reads a Resident (with `registered_by` and `population_tags` joined, as the
-    selectors give it)."""
+class ResidentIdentityOut(Schema):
+    """The identity view of a Resident: who they are, for the roles that do not treat them (the
+    desk, the pharmacy, the institution's admin: permission `resident.read_clinical` not held)."""
 
     id: uuid.UUID = Field(..., alias="public_id")
     national_id_masked: str
     name: str
     sex: Sex
     birth_date: dt.date
-    phone: str
-    address: str
     district: str = Field(..., alias="district_id", description="district code")
-    community: str
-    key_populations: list[str]
     registered_by: str | None
     created_at: dt.datetime
 
@@ -323,22 +319,44 @@ class ResidentOut(Schema):
         return resident_national_id_masked(obj)
 
     @staticmethod
-    def resolve_key_populations(obj) -> list[str]:
-        return resident_key_populations(obj, on=timezone.localdate())
-
-    @staticmethod
     def resolve_registered_by(obj) -> str | None:
         return obj.registered_by.code if obj.registered_by_id else None
 
 
-@residents_router.post("", response={201: ResidentOut, **errors(409, 429)})
+class ResidentOut(ResidentIdentityOut):
+    """The clinical view of a Resident (with `registered_by` and `population_tags` joined, as the
+    selectors give it): the identity, health tags and contact details."""
+
+    phone: str
+    address: str
+    community: str
+    key_populations: list[str]
+
+    @staticmethod
+    def resolve_key_populations(obj) -> list[str]:
+        return resident_key_populations(obj, on=timezone.localdate())
+
+
+# The answer is the view the caller's role reads (healthnet.permissions.can_read_resident_clinical)
+ResidentViewOut = ResidentOut | ResidentIdentityOut
+
+
+def resident_view(user: User, resident, status: int = 200):
+    """The resident as this user may read them: the clinical view or the identity view."""
+    if permissions.can_read_resident_clinical(user):
+        return view_answer(ResidentOut.from_orm(resident), status)
+    return view_answer(ResidentIdentityOut.from_orm(resident), status)
+
+
+@residents_router.post("", response={201: ResidentViewOut, **errors(409, 429)})
 def resident_create(request, payload: ResidentIn):
     """Register a resident at the caller's institution. A known ID number answers 409."""
     resident = services.resident_create(actor=request.user, **payload.dict())
-    return Status(201, selectors.resident_by_public_id(resident.public_id))
+    created = selectors.resident_by_public_id(resident.public_id)
+    return resident_view(request.user, created, status=201)
 
 
-@residents_router.post("/lookup", response={200: ResidentOut, **errors(404, 429)})
+@residents_router.post("/lookup", response={200: ResidentViewOut, **errors(404, 429)})
 def resident_lookup(request, payload: ResidentLookupIn):
     """Find a resident by the full ID number (sent in the body, never in a URL that is logged)."""
     if not permissions.can_lookup_resident(request.user):
@@ -353,10 +371,10 @@ def resident_lookup(request, payload: ResidentLookupIn):
         object_id=resident.public_id,
         details={"via": "national_id_lookup"},
     )
-    return resident
+    return resident_view(request.user, resident)
 
 
-@residents_router.get("/{uuid:resident_id}", response=ResidentOut)
+@residents_router.get("/{uuid:resident_id}", response=ResidentViewOut)
 def resident_detail(request, resident_id: uuid.UUID):
     """A resident's record. A role that may read no resident: 403; a resident who does not
     concern the caller (not registered or seen at their institution, not themself): the same
@@ -367,7 +385,7 @@ def resident_detail(request, resident_id: uuid.UUID):
     services.audit_record(
         actor=request.user, action="read", object_type="resident", object_id=resident.public_id
     )
-    return resident
+    return resident_view(request.user, resident)
 
 
 # --- guardianships (亲属码) ----------------------------------------------------------------------

@@ -41,6 +41,12 @@ R = UserRole
 _STAFF = INSTITUTION_SCOPED_ROLES
 # Staff who register, treat or route patients: everyone but the pharmacy.
 _DESK_AND_CLINICAL = _STAFF - {R.PHARMACIST}
+# Staff who treat patients or route their referrals: they read the clinical view (health tags,
+# contact details, referral reasons and findings). The desk, the pharmacy and the institution's
+# admin read the identity view (least privilege, docs/security.md).
+_CLINICIANS_AND_COORDINATORS = frozenset(
+    {R.DOCTOR, R.NURSE, R.PUBLIC_HEALTH, R.REFERRAL_COORDINATOR}
+)
 
 PERMISSIONS: tuple[Permission, ...] = (
     # the network directory
@@ -72,6 +78,15 @@ PERMISSIONS: tuple[Permission, ...] = (
         "查看居民档案：工作人员限与本机构相关的居民，居民限本人",
         "read a resident's record: staff those who concern their institution, a resident their own",
         _roles(_STAFF, R.RESIDENT),
+    ),
+    Permission(
+        "resident.read_clinical",
+        "residents",
+        "查看居民档案的健康与联系信息（重点人群、电话、住址）：临床人员与转诊办，居民限本人；"
+        "其他角色只见身份信息",
+        "read a resident's health and contact details (key populations, phone, address): "
+        "clinicians and the referral office, a resident their own; other roles see identity only",
+        _roles(_CLINICIANS_AND_COORDINATORS, R.RESIDENT),
     ),
     # guardianships (亲属码): who may show a resident's code besides the resident
     Permission(
@@ -192,6 +207,16 @@ PERMISSIONS: tuple[Permission, ...] = (
     # two-way referrals (referrals/permissions.py adopts this; who may move a referral is the
     # transition table's)
     Permission(
+        "referral.read_clinical",
+        "referrals",
+        "查看转诊单的临床内容（转诊原因、指征、病情摘要、诊断与反馈）：临床人员与转诊办，居民限本人；"
+        "其他角色只见身份与进度",
+        "read a referral's clinical content (reason, criteria, summary, diagnosis, feedback): "
+        "clinicians and the referral office, a resident their own; other roles see identity and "
+        "progress only",
+        _roles(_CLINICIANS_AND_COORDINATORS, R.RESIDENT),
+    ),
+    Permission(
         "referral.create",
         "referrals",
         "在本机构开具转诊单",
@@ -282,6 +307,12 @@ def can_view_resident(user: User, resident: Resident, *, related_to_institution:
     if user.role == UserRole.RESIDENT:
         return user.resident_id == resident.pk
     return is_institution_staff(user) and related_to_institution
+
+
+def can_read_resident_clinical(user: User) -> bool:
+    """Which view of a resident the user reads (of one they may read at all: can_view_resident):
+    the clinical one (health tags, phone, address), or the identity one."""
+    return has_permission(user, "resident.read_clinical")
 
 
 def can_read_network(user: User) -> bool:

@@ -8,7 +8,7 @@ which transition is the table in referrals/transitions.py.
 from __future__ import annotations
 
 from healthnet.models import User, UserRole
-from healthnet.permissions import is_institution_staff
+from healthnet.permissions import has_permission, is_institution_staff
 from referrals.models import Referral
 from referrals.transitions import CREATING_ROLES, REFERRAL_TABLE, Side
 
@@ -31,6 +31,13 @@ def can_view_referral(user: User, referral: Referral) -> bool:
     if user.role == UserRole.RESIDENT:
         return user.resident_id is not None and user.resident_id == referral.resident_id
     return bool(referral_sides(user, referral))
+
+
+def can_read_referral_clinical(user: User) -> bool:
+    """Which view of a referral the user reads (of one they may see: can_view_referral): the
+    clinical one (reason, criteria, summary, findings, diagnosis, feedback, the timeline's
+    reasons) or the identity one (who, where, when, which state)."""
+    return has_permission(user, "referral.read_clinical")
 
 
 def can_create_referral(user: User) -> bool:

@@ -38,11 +38,14 @@ DESK = STAFF_COMMON | {
     "guardianship.manage",
     "referral.worklist",
 }
+# Least privilege (issue 9 item 8): the clinical views are for who treats or routes patients;
+# the desk, the pharmacy and the admin read identity only.
+CLINICAL = {"resident.read_clinical", "referral.read_clinical"}
 EXPECTED = {
-    UserRole.DOCTOR: DESK | {"referral.create"},
-    UserRole.NURSE: DESK,
-    UserRole.PUBLIC_HEALTH: DESK,
-    UserRole.REFERRAL_COORDINATOR: DESK | {"referral.create"},
+    UserRole.DOCTOR: DESK | CLINICAL | {"referral.create"},
+    UserRole.NURSE: DESK | CLINICAL,
+    UserRole.PUBLIC_HEALTH: DESK | CLINICAL,
+    UserRole.REFERRAL_COORDINATOR: DESK | CLINICAL | {"referral.create"},
     UserRole.PHARMACIST: STAFF_COMMON,
     UserRole.CLERK: DESK,
     UserRole.INSTITUTION_ADMIN: DESK
@@ -55,6 +58,7 @@ EXPECTED = {
         "healthcode.view_family",  # the children and elders they are registered to care for
         "healthcard.manage",
         "contract.list",
+        *CLINICAL,  # their own record and referrals
     },
     UserRole.SYSTEM_ADMIN: {
         "network.read",

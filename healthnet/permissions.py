@@ -335,3 +335,17 @@ def can_sign_in_by_phone(user: User) -> bool:
     """Phone sign-in (a one-time code) is for residents' own logins only: a staff login keeps
     its password (and the throttles of user_authenticate)."""
     return _is_active(user) and user.role == UserRole.RESIDENT and user.resident_id is not None
+
+
+# --- the catalogue as a table (docs/security.md) -----------------------------------------------
+
+
+def catalogue_markdown() -> str:
+    """The catalogue as the Markdown table docs/security.md carries between its markers
+    (tests/api/test_security_doc.py keeps the two equal): each permission, what it allows and
+    the roles that have it."""
+    lines = ["| permission | what it allows | roles |", "|---|---|---|"]
+    for entry in PERMISSIONS:
+        roles = ", ".join(entry.default_roles)
+        lines.append(f"| `{entry.name}` | {entry.description_en} | {roles} |")
+    return "\n".join(lines)

@@ -16,7 +16,7 @@ from pydantic import model_validator
 from config.openapi import errors
 from config.pagination import PageNumberPagination
 from healthnet.errors import InvalidInput
-from healthnet.national_id import NATIONAL_ID_OR_EMPTY_PATTERN
+from healthnet.national_id import NATIONAL_ID_OR_EMPTY_PATTERN, NATIONAL_ID_PATTERN
 from healthnet.selectors import resident_by_national_id, resident_by_public_id
 from healthnet.services import audit_record
 from signing import importer, permissions, selectors, services
@@ -50,6 +50,22 @@ class ContractIn(Schema):
         default_factory=list, description="package codes; basic is always in"
     )
     start_date: dt.date | None = Field(None, description="default today; within 90 days")
+
+    # The document says what _names_the_resident enforces: a resident id, or an ID number.
+    model_config = {
+        "json_schema_extra": {
+            "anyOf": [
+                {
+                    "required": ["resident_id"],
+                    "properties": {"resident_id": {"type": "string", "format": "uuid"}},
+                },
+                {
+                    "required": ["national_id"],
+                    "properties": {"national_id": {"pattern": NATIONAL_ID_PATTERN}},
+                },
+            ]
+        }
+    }
 
     @model_validator(mode="after")
     def _names_the_resident(self):

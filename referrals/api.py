@@ -142,7 +142,6 @@ class _ReferralProgressOut(Schema):
     redirected_to: uuid.UUID | None
     follow_on: uuid.UUID | None
     follow_on_of: uuid.UUID | None
-    timeline: list[EventOut]
 
     @staticmethod
     def resolve_redirected_from(obj: Referral) -> uuid.UUID | None:

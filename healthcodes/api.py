@@ -68,7 +68,9 @@ class ResidentSummaryOut(Schema):
     sex: str
     age: int
     national_id_masked: str
-    key_populations: list[str]
+    key_populations: list[str] = Field(
+        ..., description="empty for a role that reads the identity view only (docs/security.md)"
+    )
     contract: ContractSummaryOut | None
     referrals: list[ReferralSummaryOut]
     appointments_today: list[ReferralSummaryOut]

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
+from healthnet.populations import resident_key_populations
 from tests.conftest import api_client_for
 from tests.portal.scenario import build_clinic
 
@@ -134,3 +136,27 @@ def test_the_document_offers_both_views(client):
         "ResidentOut",
         "ResidentIdentityOut",
     }
+
+
+@pytest.mark.parametrize(("role", "shown"), [("doctor", True), ("clerk", False)])
+def test_a_scan_shows_health_tags_only_to_the_clinical_view(clinic, role, shown):
+    from healthcodes import keys
+    from healthcodes import services as healthcodes_services
+    from healthnet.models import ResidentPopulationTag
+
+    keys.invalidate_key_caches()
+    ResidentPopulationTag.objects.create(resident=clinic.resident, population="hypertension")
+    card = healthcodes_services.healthcard_issue(
+        actor=clinic.users["resident"], resident=clinic.resident
+    )
+    code = healthcodes_services.healthcode_issue_dynamic(actor=clinic.users["resident"], card=card)
+
+    response = api_client_for(clinic.users[role]).post(
+        "/api/v1/healthcodes/scan", {"code": code.text, "purpose": "consultation"}
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["resident"]["name"] == clinic.resident.name
+    tags = resident_key_populations(clinic.resident, on=timezone.localdate())
+    assert "hypertension" in tags
+    assert response.json()["resident"]["key_populations"] == (tags if shown else [])

@@ -12,7 +12,8 @@ from healthnet.models import AuditEvent
 from healthnet.national_id import decrypt_national_id
 from referrals.models import Referral
 from tests.conftest import api_client_for
-from tests.portal.scenario import build_people
+from tests.factories import InstitutionFactory, UserFactory
+from tests.portal.scenario import build_clinic, build_people
 
 pytestmark = pytest.mark.django_db
 
@@ -115,3 +116,33 @@ def test_a_duplicate_registration_counts_as_a_lookup(people, settings):
     assert first.status_code == 409
     assert second.status_code == 429
     assert second.json()["code"] == "lookup_throttled"
+
+
+def test_every_record_out_of_scope_answers_exactly_as_an_unknown_one():
+    """One out-of-scope answer everywhere: residents, referrals, contracts, follow-ups, cards,
+    guardianships. A doctor of a third institution asks for each of a clinic's records and for
+    an id that exists nowhere: the same status and the same body."""
+    clinic = build_clinic()
+    elsewhere = InstitutionFactory(code="wh-p-99", name="别处社区卫生服务中心")
+    api = api_client_for(UserFactory(username="x-doctor", role="doctor", institution=elsewhere))
+    resident = clinic.resident.public_id
+    referral = clinic.upward.public_id
+    contract = clinic.contracts[0]
+    followup = contract.follow_ups.first().public_id
+    asks = [
+        ("get", "/api/v1/residents/{}", resident),
+        ("get", "/api/v1/residents/{}/guardians", resident),
+        ("post", "/api/v1/healthcodes/cards/{}", resident),
+        ("post", "/api/v1/healthcodes/cards/{}/static", resident),
+        ("get", "/api/v1/referrals/{}", referral),
+        ("post", "/api/v1/referrals/{}/cancel", referral),
+        ("get", "/api/v1/contracts/{}", contract.public_id),
+        ("post", "/api/v1/follow-ups/{}/record", followup),
+    ]
+    for method, template, known in asks:
+        bodies = {"reason": "x", "outcome": "x"}
+        out_of_scope = getattr(api, method)(template.format(known), bodies)
+        unknown = getattr(api, method)(template.format(uuid.uuid4()), bodies)
+
+        assert out_of_scope.status_code == 404, (template, out_of_scope.content)
+        assert _body(out_of_scope) == _body(unknown), template

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from django.utils import timezone
 
 from healthnet.models import AuditEvent
 from healthnet.national_id import decrypt_national_id
@@ -146,3 +147,29 @@ def test_every_record_out_of_scope_answers_exactly_as_an_unknown_one():
 
         assert out_of_scope.status_code == 404, (template, out_of_scope.content)
         assert _body(out_of_scope) == _body(unknown), template
+
+
+def test_parallel_lookups_get_exactly_the_limit(settings):
+    """Counted atomically before the answer (cache.add + cache.incr; Redis on the PostgreSQL
+    run): twenty lookups at once by one user, five allowed, five pass."""
+    from concurrent.futures import ThreadPoolExecutor
+    from types import SimpleNamespace
+
+    from healthnet.errors import RateLimited
+    from healthnet.rate_limits import national_id_lookup_count
+
+    settings.RESIDENT_LOOKUP_LIMIT = 5
+    user = SimpleNamespace(pk=4242)
+    now = timezone.now().replace(minute=30)  # one window for all twenty
+
+    def lookup(_):
+        try:
+            national_id_lookup_count(user, now=now)
+        except RateLimited:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        allowed = list(pool.map(lookup, range(20)))
+
+    assert allowed.count(True) == 5

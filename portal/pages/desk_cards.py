@@ -39,7 +39,9 @@ def desk_cards(request: HttpRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
-            resident = selectors.resident_by_national_id(request.POST.get("national_id", "")[:32])
+            resident = selectors.resident_by_national_id(
+                request.POST.get("national_id", "")[:32], by=request.user
+            )
             services.audit_record(
                 actor=request.user,
                 action="read",
@@ -112,7 +114,7 @@ def desk_guardian_register(request: HttpRequest, resident_id: uuid.UUID) -> Http
     ward = _resident_at_desk(request, resident_id)
     try:
         guardian = selectors.resident_by_national_id(
-            request.POST.get("guardian_national_id", "")[:32]
+            request.POST.get("guardian_national_id", "")[:32], by=request.user
         )
     except NotFound:
         messages.error(request, _("未找到照护人的居民档案：请先为其登记。"))

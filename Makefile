@@ -26,6 +26,7 @@ seed: migrate
 	$(BIN)/python manage.py load_network data/wuhai.yaml
 	$(BIN)/python manage.py generate_demo --residents $(DEMO_RESIDENTS) --seed $(DEMO_SEED) --if-empty
 	$(BIN)/python manage.py seed_demo_users
+	$(BIN)/python manage.py rebuild_reports --months 24 --if-empty
 
 # Fresh clone → venv, install, migrate, load Wuhai, demo data, then serve the portal and API with a
 # Celery worker (and beat) on the filesystem broker: no server needed.
@@ -83,10 +84,12 @@ messages: install
 		-i ".venv/*" -i "var/*" -i "bench/*" -i "tests/*" -i "portal/static/*"
 	$(BIN)/python manage.py compilemessages -l en
 
-# docs/img/workbench.png: the README's screenshot, taken by Playwright with demo data.
+# docs/img/workbench.png and docs/img/bureau-dashboard.png: the README's screenshots, taken by
+# Playwright.
 screenshot: install
 	HEALTHNET_ENV=test HEALTHNET_README_SCREENSHOT=1 \
-		$(BIN)/python -m pytest -p no:xdist -q tests/e2e/test_readme_screenshot.py
+		$(BIN)/python -m pytest -p no:xdist -q tests/e2e/test_readme_screenshot.py \
+		tests/e2e/test_bureau_dashboard.py
 
 clean:
 	rm -rf var

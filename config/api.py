@@ -20,6 +20,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.renderers import JSONRenderer
 
 from config.api_errors import code_and_message
+from config.openapi import errors_declared
 from healthnet.authentication import API_AUTH, bearer_token_refused
 from healthnet.errors import (
     Conflict,
@@ -73,7 +74,15 @@ class Utf8JSONRenderer(JSONRenderer):
     json_dumps_params = {"ensure_ascii": False}
 
 
-api = NinjaAPI(
+class HealthNetAPI(NinjaAPI):
+    """The OpenAPI document declares every operation's error answers (config/openapi.py)."""
+
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        document = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        return errors_declared(document)
+
+
+api = HealthNetAPI(
     renderer=Utf8JSONRenderer(),
     title="HealthNet API",
     version="1",

@@ -299,6 +299,10 @@ LOGIN_FAILURE_WINDOW_SECONDS = env_int("LOGIN_FAILURE_WINDOW_SECONDS", 900)
 LOGIN_DELAY_BASE_SECONDS = env_int("LOGIN_DELAY_BASE_SECONDS", 2)
 LOGIN_DELAY_MAX_SECONDS = env_int("LOGIN_DELAY_MAX_SECONDS", 300)
 LOGIN_KNOWN_ADDRESS_DAYS = env_int("LOGIN_KNOWN_ADDRESS_DAYS", 30)
+# ID-number lookups and registrations refused as duplicates, per user (healthnet/rate_limits.py):
+# each tells whether a number belongs to a resident, so a script could enumerate them.
+RESIDENT_LOOKUP_LIMIT = env_int("RESIDENT_LOOKUP_LIMIT", 60)
+RESIDENT_LOOKUP_WINDOW_SECONDS = env_int("RESIDENT_LOOKUP_WINDOW_SECONDS", 3600)
 # How many reverse proxies in front of the web processes append to X-Forwarded-For. 0 = none:
 # the connecting address is the client. Behind one nginx, 1. Never more than there are: a
 # client could then choose its own address by sending the header.

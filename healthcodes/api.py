@@ -13,6 +13,7 @@ from django.contrib.auth import update_session_auth_hash
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 
+from config.openapi import errors
 from config.pagination import PageNumberPagination
 from healthcodes import permissions, selectors, services
 from healthcodes.models import ScanPurpose, ScanResult
@@ -67,7 +68,9 @@ class ResidentSummaryOut(Schema):
     sex: str
     age: int
     national_id_masked: str
-    key_populations: list[str]
+    key_populations: list[str] = Field(
+        ..., description="empty for a role that reads the identity view only (docs/security.md)"
+    )
     contract: ContractSummaryOut | None
     referrals: list[ReferralSummaryOut]
     appointments_today: list[ReferralSummaryOut]
@@ -94,7 +97,7 @@ class ScanOut(Schema):
         return [referral.public_id for referral in obj.referrals_arrived]
 
 
-@router.post("/healthcodes/scan", response=ScanOut)
+@router.post("/healthcodes/scan", response={200: ScanOut, **errors(409, 429)})
 def healthcode_scan(request, payload: ScanIn):
     """Scan a resident's QR code at the caller's institution. Refusals answer 4xx with the reason
     as `code`: 422 for an invalid, expired or revoked code, 409 `replayed`, 403

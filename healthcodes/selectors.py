@@ -17,6 +17,7 @@ from healthcodes import permissions
 from healthcodes.models import FamilyCodeIssue, HealthCard, ScanEvent
 from healthnet.models import Resident, User
 from healthnet.national_id import resident_national_id_masked
+from healthnet.permissions import can_read_resident_clinical
 from healthnet.populations import age_on, resident_key_populations
 from referrals.selectors import referrals_open_for_resident
 from signing.selectors import active_contract_for
@@ -91,8 +92,10 @@ class ScanSummary:
 
 def scan_summary(*, user: User, resident: Resident, on: dt.date) -> ScanSummary:
     """What the scanning role may see of the resident (healthcodes.permissions): identity with the
-    ID masked for everyone; contract and team; referrals and today's appointments for the roles
-    that register, treat or route patients."""
+    ID masked for everyone; the key populations (health tags) for the roles that read the
+    clinical view (healthnet.permissions.can_read_resident_clinical), none for the others;
+    contract and team; referrals and today's appointments for the roles that register, treat or
+    route patients."""
     contract = active_contract_for(resident) if permissions.can_see_scan_contract(user) else None
     referrals = (
         list(referrals_open_for_resident(resident))
@@ -105,7 +108,9 @@ def scan_summary(*, user: User, resident: Resident, on: dt.date) -> ScanSummary:
         sex=resident.sex,
         age=age_on(resident.birth_date, on),
         national_id_masked=resident_national_id_masked(resident),
-        key_populations=resident_key_populations(resident, on=on),
+        key_populations=(
+            resident_key_populations(resident, on=on) if can_read_resident_clinical(user) else []
+        ),
         contract=contract,
         referrals=referrals,
         appointments_today=[

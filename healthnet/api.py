@@ -3,17 +3,20 @@
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from typing import Annotated
 
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
+from ninja.params.functions import Path as PathEx
 
+from config.openapi import errors, view_answer
 from config.pagination import PageNumberPagination
 from healthnet import permissions, phone_signin, selectors, services
 from healthnet.errors import Forbidden, NotAuthenticated
 from healthnet.hooks import resident_card_current
 from healthnet.models import AllianceKind, ApiToken, GuardianRelationship, Sex, Tier, User
-from healthnet.national_id import resident_national_id_masked
+from healthnet.national_id import NATIONAL_ID_PATTERN, resident_national_id_masked
 from healthnet.populations import resident_key_populations
 
 # --- auth --------------------------------------------------------------------------------------
@@ -94,7 +97,7 @@ def _institution_code(user: User) -> str | None:
     return user.institution.code if user.institution is not None else None
 
 
-@auth_router.post("/token", auth=None, response={201: TokenOut})
+@auth_router.post("/token", auth=None, response={201: TokenOut, **errors(401, 429)})
 def token_issue(request, payload: TokenIn):
     """Exchange a username and password for a bearer token (failed logins are throttled)."""
     token, api_token = services.api_token_issue(
@@ -142,14 +145,14 @@ class PhoneTokenIn(Schema):
     name: str = Field("", max_length=60, description="a label for the token, e.g. the app")
 
 
-@auth_router.post("/phone/code", auth=None, response={202: PhoneCodeOut})
+@auth_router.post("/phone/code", auth=None, response={202: PhoneCodeOut, **errors(429)})
 def phone_code_request(request, payload: PhoneCodeIn):
     """Send a one-time sign-in code to a resident's recorded mobile number (5 minutes, 5 tries).
     The answer never says whether the number is on a record; throttled per number and address."""
     return Status(202, phone_signin.phone_signin_code_request(phone=payload.phone))
 
 
-@auth_router.post("/phone/token", auth=None, response={201: TokenOut})
+@auth_router.post("/phone/token", auth=None, response={201: TokenOut, **errors(401, 409, 429)})
 def phone_token_issue(request, payload: PhoneTokenIn):
     """Exchange the code for a bearer token of the resident whose record carries the number
     (their login is made at the first sign-in). 401 `signin_code_wrong` for any wrong, expired,
@@ -162,6 +165,7 @@ def phone_token_issue(request, payload: PhoneTokenIn):
 # --- institutions and alliances ----------------------------------------------------------------
 
 institutions_router = Router(tags=["network"])
+CodePath = Annotated[str, PathEx(min_length=1, max_length=64)]
 alliances_router = Router(tags=["network"])
 
 
@@ -225,7 +229,7 @@ def institution_list(request, filters: Query[InstitutionFilter]):
 
 
 @institutions_router.get("/{code}", response=InstitutionDetailOut)
-def institution_detail(request, code: str):
+def institution_detail(request, code: CodePath):
     _require_network_reader(request)
     return selectors.institution_detail(code=code)
 
@@ -264,7 +268,7 @@ def alliance_list(request, kind: AllianceKind | None = None):
 
 
 @alliances_router.get("/{code}", response=AllianceOut)
-def alliance_detail(request, code: str):
+def alliance_detail(request, code: CodePath):
     _require_network_reader(request)
     return selectors.alliance_detail(code=code)
 
@@ -280,7 +284,9 @@ residents_router = Router(tags=["residents"])
 
 
 class ResidentIn(Schema):
-    national_id: str = Field(..., min_length=1, max_length=32, description="18-character ID number")
+    national_id: str = Field(
+        ..., pattern=NATIONAL_ID_PATTERN, description="the 18-character ID number"
+    )
     name: str = Field(..., min_length=1, max_length=50)
     district: str = Field(..., min_length=1, max_length=32, description="district code")
     sex: Sex | None = Field(None, description="optional; must agree with the ID number")
@@ -292,23 +298,19 @@ class ResidentIn(Schema):
 
 
 class ResidentLookupIn(Schema):
-    national_id: str = Field(..., min_length=1, max_length=32)
+    national_id: str = Field(..., pattern=NATIONAL_ID_PATTERN)
 
 
-class ResidentOut(Schema):
-    """Reads a Resident (with `registered_by` and `population_tags` joined, as the
-    selectors give it)."""
+class ResidentIdentityOut(Schema):
+    """The identity view of a Resident: who they are, for the roles that do not treat them (the
+    desk, the pharmacy, the institution's admin: permission `resident.read_clinical` not held)."""
 
     id: uuid.UUID = Field(..., alias="public_id")
     national_id_masked: str
     name: str
     sex: Sex
     birth_date: dt.date
-    phone: str
-    address: str
     district: str = Field(..., alias="district_id", description="district code")
-    community: str
-    key_populations: list[str]
     registered_by: str | None
     died_on: dt.date | None = Field(None, description="the day of death, when recorded")
     created_at: dt.datetime
@@ -318,29 +320,51 @@ class ResidentOut(Schema):
         return resident_national_id_masked(obj)
 
     @staticmethod
-    def resolve_key_populations(obj) -> list[str]:
-        return resident_key_populations(obj, on=timezone.localdate())
-
-    @staticmethod
     def resolve_registered_by(obj) -> str | None:
         return obj.registered_by.code if obj.registered_by_id else None
 
 
-@residents_router.post("", response={201: ResidentOut})
+class ResidentOut(ResidentIdentityOut):
+    """The clinical view of a Resident (with `registered_by` and `population_tags` joined, as the
+    selectors give it): the identity, health tags and contact details."""
+
+    phone: str
+    address: str
+    community: str
+    key_populations: list[str]
+
+    @staticmethod
+    def resolve_key_populations(obj) -> list[str]:
+        return resident_key_populations(obj, on=timezone.localdate())
+
+
+# The answer is the view the caller's role reads (healthnet.permissions.can_read_resident_clinical)
+ResidentViewOut = ResidentOut | ResidentIdentityOut
+
+
+def resident_view(user: User, resident, status: int = 200):
+    """The resident as this user may read them: the clinical view or the identity view."""
+    if permissions.can_read_resident_clinical(user):
+        return view_answer(ResidentOut.from_orm(resident), status)
+    return view_answer(ResidentIdentityOut.from_orm(resident), status)
+
+
+@residents_router.post("", response={201: ResidentViewOut, **errors(409, 429)})
 def resident_create(request, payload: ResidentIn):
     """Register a resident at the caller's institution. A known ID number answers 409."""
     resident = services.resident_create(actor=request.user, **payload.dict())
-    return Status(201, selectors.resident_by_public_id(resident.public_id))
+    created = selectors.resident_by_public_id(resident.public_id)
+    return resident_view(request.user, created, status=201)
 
 
-@residents_router.post("/lookup", response=ResidentOut)
+@residents_router.post("/lookup", response={200: ResidentViewOut, **errors(404, 429)})
 def resident_lookup(request, payload: ResidentLookupIn):
     """Find a resident by the full ID number (sent in the body, never in a URL that is logged)."""
     if not permissions.can_lookup_resident(request.user):
         raise Forbidden(
             "forbidden", "您的角色不能按身份证号码查找居民 (your role may not look up residents)"
         )
-    resident = selectors.resident_by_national_id(payload.national_id)
+    resident = selectors.resident_by_national_id(payload.national_id, by=request.user)
     services.audit_record(
         actor=request.user,
         action="read",
@@ -348,10 +372,10 @@ def resident_lookup(request, payload: ResidentLookupIn):
         object_id=resident.public_id,
         details={"via": "national_id_lookup"},
     )
-    return resident
+    return resident_view(request.user, resident)
 
 
-@residents_router.get("/{uuid:resident_id}", response=ResidentOut)
+@residents_router.get("/{uuid:resident_id}", response=ResidentViewOut)
 def resident_detail(request, resident_id: uuid.UUID):
     """A resident's record. A role that may read no resident: 403; a resident who does not
     concern the caller (not registered or seen at their institution, not themself): the same
@@ -362,7 +386,7 @@ def resident_detail(request, resident_id: uuid.UUID):
     services.audit_record(
         actor=request.user, action="read", object_type="resident", object_id=resident.public_id
     )
-    return resident
+    return resident_view(request.user, resident)
 
 
 # --- guardianships (亲属码) ----------------------------------------------------------------------

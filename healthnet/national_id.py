@@ -29,6 +29,11 @@ from healthnet.encryption import decrypt_text, encrypt_text, lookup_hash
 from healthnet.errors import InvalidInput
 
 _CONTEXT = b"resident.national_id"
+# What the API's schemas accept as an ID number (the OpenAPI pattern, enforced before the
+# handler): 17 digits and a digit or X (a lowercase x is read as X). The check digit, the birth
+# date and the region are parse_national_id's 422s.
+NATIONAL_ID_PATTERN = r"^[0-9]{17}[0-9Xx]$"
+NATIONAL_ID_OR_EMPTY_PATTERN = r"^([0-9]{17}[0-9Xx])?$"
 _SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 
 

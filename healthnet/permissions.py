@@ -41,6 +41,12 @@ R = UserRole
 _STAFF = INSTITUTION_SCOPED_ROLES
 # Staff who register, treat or route patients: everyone but the pharmacy.
 _DESK_AND_CLINICAL = _STAFF - {R.PHARMACIST}
+# Staff who treat patients or route their referrals: they read the clinical view (health tags,
+# contact details, referral reasons and findings). The desk, the pharmacy and the institution's
+# admin read the identity view (least privilege, docs/security.md).
+_CLINICIANS_AND_COORDINATORS = frozenset(
+    {R.DOCTOR, R.NURSE, R.PUBLIC_HEALTH, R.REFERRAL_COORDINATOR}
+)
 
 PERMISSIONS: tuple[Permission, ...] = (
     # the network directory
@@ -87,6 +93,15 @@ PERMISSIONS: tuple[Permission, ...] = (
         "在本机构办理入院和出院",
         "admit and discharge inpatients at one's institution",
         _roles(R.DOCTOR, R.NURSE, R.CLERK, R.REFERRAL_COORDINATOR),
+    ),
+    Permission(
+        "resident.read_clinical",
+        "residents",
+        "查看居民档案的健康与联系信息（重点人群、电话、住址）：临床人员与转诊办，居民限本人；"
+        "其他角色只见身份信息",
+        "read a resident's health and contact details (key populations, phone, address): "
+        "clinicians and the referral office, a resident their own; other roles see identity only",
+        _roles(_CLINICIANS_AND_COORDINATORS, R.RESIDENT),
     ),
     # guardianships (亲属码): who may show a resident's code besides the resident
     Permission(
@@ -207,18 +222,21 @@ PERMISSIONS: tuple[Permission, ...] = (
     # two-way referrals (referrals/permissions.py adopts this; who may move a referral is the
     # transition table's)
     Permission(
+        "referral.read_clinical",
+        "referrals",
+        "查看转诊单的临床内容（转诊原因、指征、病情摘要、诊断与反馈）：临床人员与转诊办，居民限本人；"
+        "其他角色只见身份与进度",
+        "read a referral's clinical content (reason, criteria, summary, diagnosis, feedback): "
+        "clinicians and the referral office, a resident their own; other roles see identity and "
+        "progress only",
+        _roles(_CLINICIANS_AND_COORDINATORS, R.RESIDENT),
+    ),
+    Permission(
         "referral.create",
         "referrals",
         "在本机构开具转诊单",
         "create a referral from one's institution",
         _roles(R.DOCTOR, R.REFERRAL_COORDINATOR),
-    ),
-    Permission(
-        "referral.read_clinical",
-        "referrals",
-        "查看本机构相关转诊单的临床信息（病情摘要、诊疗反馈）",
-        "read the clinical fields of one's institution's referrals (summary, feedback)",
-        _roles(R.DOCTOR, R.NURSE, R.PUBLIC_HEALTH, R.REFERRAL_COORDINATOR),
     ),
 )
 
@@ -317,6 +335,12 @@ def can_view_resident(user: User, resident: Resident, *, related_to_institution:
     return is_institution_staff(user) and related_to_institution
 
 
+def can_read_resident_clinical(user: User) -> bool:
+    """Which view of a resident the user reads (of one they may read at all: can_view_resident):
+    the clinical one (health tags, phone, address), or the identity one."""
+    return has_permission(user, "resident.read_clinical")
+
+
 def can_read_network(user: User) -> bool:
     """The directory of institutions and alliances: any active login."""
     return has_permission(user, "network.read")
@@ -337,3 +361,17 @@ def can_sign_in_by_phone(user: User) -> bool:
     """Phone sign-in (a one-time code) is for residents' own logins only: a staff login keeps
     its password (and the throttles of user_authenticate)."""
     return _is_active(user) and user.role == UserRole.RESIDENT and user.resident_id is not None
+
+
+# --- the catalogue as a table (docs/security.md) -----------------------------------------------
+
+
+def catalogue_markdown() -> str:
+    """The catalogue as the Markdown table docs/security.md carries between its markers
+    (tests/api/test_security_doc.py keeps the two equal): each permission, what it allows and
+    the roles that have it."""
+    lines = ["| permission | what it allows | roles |", "|---|---|---|"]
+    for entry in PERMISSIONS:
+        roles = ", ".join(entry.default_roles)
+        lines.append(f"| `{entry.name}` | {entry.description_en} | {roles} |")
+    return "\n".join(lines)

@@ -27,6 +27,7 @@ from healthnet.models import (
 )
 from healthnet.national_id import national_id_hash, parse_national_id
 from healthnet.phones import mobile_normalized_or_none, mobile_spellings
+from healthnet.rate_limits import national_id_lookup_count
 
 
 def district_by_code(code: str, *, active_only: bool = False) -> District:
@@ -133,8 +134,11 @@ def resident_visible_to(user: User, public_id: uuid.UUID | str) -> Resident:
     return resident
 
 
-def resident_by_national_id(national_id: str) -> Resident:
-    """Exact lookup by the ID number through its keyed hash; nothing is decrypted to search."""
+def resident_by_national_id(national_id: str, *, by: User) -> Resident:
+    """Exact lookup by the ID number through its keyed hash; nothing is decrypted to search.
+    Counted against `by`'s rate limit first (healthnet/rate_limits.py: 429 past it): every
+    answer, found or not, tells whether the number is a resident's."""
+    national_id_lookup_count(by)
     identity = parse_national_id(national_id)
     resident = (
         Resident.objects.select_related("registered_by")

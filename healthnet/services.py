@@ -36,6 +36,7 @@ from healthnet.models import (
 )
 from healthnet.national_id import encrypt_national_id, national_id_hash, parse_national_id
 from healthnet.populations import age_on
+from healthnet.rate_limits import national_id_lookup_count
 from healthnet.request_context import current_client_ip, current_request_id
 from healthnet.selectors import (
     district_by_code,
@@ -131,15 +132,30 @@ def resident_create(
                 actor=actor, action="create", object_type="resident", object_id=resident.public_id
             )
     except IntegrityError:
-        existing = Resident.objects.filter(national_id_hash=lookup).only("public_id").first()
+        existing = Resident.objects.filter(national_id_hash=lookup).first()
         if existing is None:  # some other constraint: let it surface
             raise
-        raise Conflict(
-            "resident_exists",
-            "该身份证号码的居民已存在 (a resident with this national ID already exists)",
-            resident_id=str(existing.public_id),
-        ) from None
+        raise _resident_exists(actor, existing) from None
     return resident
+
+
+def _resident_exists(actor: User, existing: Resident) -> Conflict | RateLimited:
+    """The answer to a registration whose ID number is on a record: 409 `resident_exists`,
+    counted like an ID-number lookup (it answers the same question: 429 past the limit), and
+    naming the existing record only to a caller who may read it (docs/security.md)."""
+    try:
+        national_id_lookup_count(actor)
+    except RateLimited as throttled:
+        return throttled
+    details = {}
+    related = resident_related_to_institution(existing, actor.institution_id)
+    if permissions.can_view_resident(actor, existing, related_to_institution=related):
+        details["resident_id"] = str(existing.public_id)
+    return Conflict(
+        "resident_exists",
+        "该身份证号码的居民已存在 (a resident with this national ID already exists)",
+        **details,
+    )
 
 
 def _registry_populations(populations: list[str]) -> list[str]:

@@ -15,12 +15,12 @@ from typing import Any, cast
 
 from django.http import Http404
 from django.utils import timezone
-from ninja import Field, Query, Router, Schema, Status
-from ninja.pagination import paginate
+from ninja import Field, Query, Router, Schema
 
+from config.openapi import errors, view_answer
 from config.pagination import PageNumberPagination
 from healthnet.errors import Forbidden, InvalidInput, NotFound
-from healthnet.selectors import department_by_public_id, resident_by_public_id
+from healthnet.selectors import department_by_public_id
 from healthnet.services import audit_record
 from healthnet.workflow import ActionSpec
 from referrals import permissions, selectors, services
@@ -75,7 +75,10 @@ class ResidentRefOut(Schema):
     name: str
 
 
-class ReferralOut(Schema):
+class ReferralIdentityOut(Schema):
+    """The identity view of a referral (who, from where to where, which state, when), for the
+    roles that do not treat the patient: permission `referral.read_clinical` not held."""
+
     id: uuid.UUID = Field(..., alias="public_id")
     status: ReferralStatus
     direction: ReferralDirection
@@ -87,8 +90,6 @@ class ReferralOut(Schema):
     from_practitioner: str | None
     to_institution: PartyOut
     to_department: DepartmentRefOut
-    reason_code: str
-    criteria_codes: list[str]
     created_at: dt.datetime
     submitted_at: dt.datetime | None
     due_at: dt.datetime | None
@@ -110,22 +111,33 @@ class ReferralOut(Schema):
         return permissions.referral_allowed_actions(context["request"].user, obj)
 
 
-class EventOut(Schema):
+class ReferralOut(ReferralIdentityOut):
+    """The clinical view of a referral in a list: the identity view and the reason."""
+
+    reason_code: str
+    criteria_codes: list[str]
+
+
+class EventIdentityOut(Schema):
     at: dt.datetime
     actor: str
     action: str
     from_status: str
     to_status: str
-    reason: str
-    details: dict[str, Any]
 
     @staticmethod
     def resolve_actor(obj) -> str:
         return obj.actor_label
 
 
-class ReferralDetailOut(ReferralOut):
-    clinical_summary: str
+class EventOut(EventIdentityOut):
+    reason: str
+    details: dict[str, Any]
+
+
+class _ReferralProgressOut(Schema):
+    """The dates and links of a referral's detail, in both views."""
+
     decided_at: dt.datetime | None
     scheduled_at: dt.datetime | None
     arrived_at: dt.datetime | None
@@ -135,15 +147,6 @@ class ReferralDetailOut(ReferralOut):
     decision_due_at: dt.datetime | None
     booking_due_at: dt.datetime | None
     feedback_due_at: dt.datetime | None
-    rejection_reason: str
-    rejection_comment: str
-    cancel_reason: str
-    findings: str
-    diagnosis: str
-    feedback_summary: str
-    recommendations: str
-    return_to_primary_care: bool
-    resident_consent: bool
     redirected_from: uuid.UUID | None
     redirected_to: uuid.UUID | None
     follow_on: uuid.UUID | None
@@ -154,7 +157,6 @@ class ReferralDetailOut(ReferralOut):
     closing_followup: uuid.UUID | None = Field(
         None, description="downward: the family-doctor team's follow-up that closed the loop"
     )
-    timeline: list[EventOut]
 
     @staticmethod
     def resolve_encounter(obj: Referral) -> uuid.UUID | None:
@@ -186,9 +188,46 @@ class ReferralDetailOut(ReferralOut):
         linked = getattr(obj, "follow_on_of", None)
         return linked.public_id if linked is not None else None
 
+
+class ReferralIdentityDetailOut(ReferralIdentityOut, _ReferralProgressOut):
+    """A referral's detail in the identity view: progress and a timeline without reasons."""
+
+    timeline: list[EventIdentityOut]
+
     @staticmethod
     def resolve_timeline(obj: Referral) -> list:
         return list(obj.events.all())
+
+
+class ReferralDetailOut(ReferralOut, _ReferralProgressOut):
+    """A referral's detail in the clinical view."""
+
+    clinical_summary: str
+    rejection_reason: str
+    rejection_comment: str
+    cancel_reason: str
+    findings: str
+    diagnosis: str
+    feedback_summary: str
+    recommendations: str
+    return_to_primary_care: bool
+    resident_consent: bool
+    timeline: list[EventOut]
+
+    @staticmethod
+    def resolve_timeline(obj: Referral) -> list:
+        return list(obj.events.all())
+
+
+# Each answer is the view the caller's role reads (permissions.can_read_referral_clinical).
+ReferralDetailViewOut = ReferralDetailOut | ReferralIdentityDetailOut
+
+
+def referral_view(request, referral: Referral, status: int = 200):
+    """The referral's detail as the caller's role reads it: the clinical or the identity view."""
+    clinical = permissions.can_read_referral_clinical(request.user)
+    schema = ReferralDetailOut if clinical else ReferralIdentityDetailOut
+    return view_answer(schema.from_orm(referral, context={"request": request}), status)
 
 
 class WorklistFilter(Schema):
@@ -217,7 +256,7 @@ class SuggestionOut(Schema):
 # --- handlers ----------------------------------------------------------------------------------
 
 
-def _detail(request, public_id: uuid.UUID) -> Referral:
+def _detail(request, public_id: uuid.UUID, status: int = 200):
     referral = selectors.referral_for_user(request.user, public_id)
     audit_record(
         actor=request.user,
@@ -225,16 +264,20 @@ def _detail(request, public_id: uuid.UUID) -> Referral:
         object_type="referral",
         object_id=str(referral.public_id),
     )
-    return referral
+    return referral_view(request, referral, status)
 
 
-@router.post("", response={201: ReferralDetailOut})
+@router.post("", response={201: ReferralDetailViewOut, **errors(404, 409)})
 def referral_create(request, payload: ReferralIn):
     """Refer a resident from the caller's institution. Send `Idempotency-Key` to make a retry
     safe: the same key by the same user returns the first referral (201) instead of a new one.
     A second open referral to the same department in the same direction answers 409
     `referral_duplicate` with `details.existing_id`."""
-    resident = _referenced(resident_by_public_id, payload.resident, field="resident")
+    if not permissions.can_create_referral(request.user):
+        raise Forbidden(  # before the resident is looked up: the role alone answers
+            "referral_create_forbidden", "您的角色不能开具转诊 (your role may not refer)"
+        )
+    resident = selectors.resident_for_referral(request.user, payload.resident)
     to_department = _referenced(
         department_by_public_id, payload.to_department, field="to_department"
     )
@@ -257,12 +300,23 @@ def referral_create(request, payload: ReferralIn):
         idempotency_key=request.headers.get("Idempotency-Key", ""),
         care_setting=payload.care_setting,
     )
-    return Status(201, _detail(request, referral.public_id))
+    return _detail(request, referral.public_id, status=201)
 
 
-@router.get("", response=list[ReferralOut])
-@paginate(PageNumberPagination)
-def referral_list(request, filters: Query[WorklistFilter]):
+class ReferralPageOut(Schema):
+    """A page of a worklist, each referral in the caller's view (config/pagination.py's format)."""
+
+    items: list[ReferralOut | ReferralIdentityOut]
+    count: int
+    page: int
+    page_size: int
+    pages: int
+
+
+@router.get("", response=ReferralPageOut)
+def referral_list(
+    request, filters: Query[WorklistFilter], pagination: Query[PageNumberPagination.Input]
+):
     """Worklists: `box=incoming` (to the caller's institution) or `outgoing` (from it), ordered
     by the nearest deadline."""
     qs = selectors.referrals_worklist(
@@ -287,10 +341,19 @@ def referral_list(request, filters: Query[WorklistFilter]):
             "filters": filters.model_dump(mode="json", exclude_none=True, exclude={"box"}),
         },
     )
-    return qs
+    page = PageNumberPagination().paginate_queryset(qs, pagination, request)
+    view = (
+        ReferralOut if permissions.can_read_referral_clinical(request.user) else ReferralIdentityOut
+    )
+    context = {"request": request}
+    page["items"] = [
+        view.from_orm(referral, context=context).model_dump(mode="json")
+        for referral in page["items"]
+    ]
+    return view_answer(page)
 
 
-@router.get("/suggestions", response=list[SuggestionOut])
+@router.get("/suggestions", response={200: list[SuggestionOut], **errors(404)})
 def referral_suggestions(
     request,
     direction: ReferralDirection | None = None,
@@ -303,9 +366,7 @@ def referral_suggestions(
         raise Forbidden(
             "referral_create_forbidden", "您的角色不能开具转诊 (your role may not refer)"
         )
-    resident_obj = (
-        _referenced(resident_by_public_id, resident, field="resident") if resident else None
-    )
+    resident_obj = selectors.resident_for_referral(request.user, resident) if resident else None
     suggestions = selectors.referral_targets_suggested(
         request.user, direction=direction, specialty=specialty, resident=resident_obj
     )
@@ -323,12 +384,6 @@ def referral_suggestions(
         }
         for s in suggestions
     ]
-
-
-class ErrorOut(Schema):
-    code: str
-    message: str
-    details: dict[str, Any]
 
 
 class SlotsFilter(Schema):
@@ -353,7 +408,7 @@ class SlotsOut(Schema):
 
 @router.get(
     "/slots",
-    response={200: SlotsOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    response={200: SlotsOut, **errors(403)},
 )
 def referral_slots(request, filters: Query[SlotsFilter]):
     """A department's reserved referral slots (预留号源) per day: capacity, booked and free, for
@@ -379,7 +434,7 @@ def referral_slots(request, filters: Query[SlotsFilter]):
     }
 
 
-@router.get("/{uuid:referral_id}", response=ReferralDetailOut)
+@router.get("/{uuid:referral_id}", response=ReferralDetailViewOut)
 def referral_detail(request, referral_id: uuid.UUID):
     return _detail(request, referral_id)
 
@@ -423,7 +478,7 @@ for _spec in REFERRAL_WORKFLOW.actions.values():
         f"/{{uuid:referral_id}}/{_spec.name}",
         ["POST"],
         _action_view(_spec),
-        response=ReferralDetailOut,
+        response={200: ReferralDetailViewOut, **errors(409)},
         operation_id=f"referral_{_spec.name}",
         summary=f"{_spec.name}: {_spec.label}",
         description=(
@@ -436,7 +491,9 @@ for _spec in REFERRAL_WORKFLOW.actions.values():
     )
 
 
-@router.post("/{uuid:referral_id}/{action}", response=ReferralDetailOut, include_in_schema=False)
+@router.post(
+    "/{uuid:referral_id}/{action}", response=ReferralDetailViewOut, include_in_schema=False
+)
 def referral_action_unknown(request, referral_id: uuid.UUID, action: str):
     """Any other action name: 404 `action_unknown` in the API's error format."""
     REFERRAL_WORKFLOW.action(action)  # 404 `action_unknown` for a name the workflow lacks

@@ -34,6 +34,13 @@ def can_view_referral(user: User, referral: Referral) -> bool:
     return bool(referral_sides(user, referral))
 
 
+def can_read_referral_clinical(user: User) -> bool:
+    """Which view of a referral the user reads (of one they may see: can_view_referral): the
+    clinical one (reason, criteria, summary, findings, diagnosis, feedback, the timeline's
+    reasons) or the identity one (who, where, when, which state)."""
+    return has_permission(user, "referral.read_clinical")
+
+
 def can_create_referral(user: User) -> bool:
     return is_institution_staff(user) and user.role in CREATING_ROLES
 
@@ -60,8 +67,3 @@ def can_view_referral_slots(user: User) -> bool:
         has_permission(user, "referral.worklist") or can_create_referral(user)
     )
 
-
-def can_read_referral_clinical(user: User) -> bool:
-    """A referral's clinical fields (summary, findings, feedback): clinicians and referral
-    coordinators only (docs/design.md §9), within the referral's scope (asked separately)."""
-    return is_institution_staff(user) and has_permission(user, "referral.read_clinical")

@@ -14,7 +14,13 @@ from django.utils import timezone
 from healthnet.errors import InvalidInput, NotFound
 from healthnet.models import Department, Institution, Resident, User, UserRole
 from healthnet.permissions import is_institution_staff
-from healthnet.selectors import alliance_memberships_current, departments_accepting_referrals
+from healthnet.selectors import (
+    alliance_memberships_current,
+    departments_accepting_referrals,
+    resident_by_public_id,
+    resident_not_found,
+    resident_related_to_institution,
+)
 from referrals.models import (
     OPEN_STATUSES,
     DepartmentDaySlots,
@@ -226,6 +232,26 @@ def redirect_targets_suggested(user: User, referral: Referral) -> list[TargetSug
         )
     )
     return suggestions
+
+
+def resident_referable_from(resident: Resident, institution_id: int | None) -> bool:
+    """May the institution refer this resident: they concern it (healthnet's relation checks)
+    or a referral brought them to it."""
+    if institution_id is None:
+        return False
+    return (
+        resident_related_to_institution(resident, institution_id)
+        or Referral.objects.filter(resident=resident, to_institution_id=institution_id).exists()
+    )
+
+
+def resident_for_referral(user: User, public_id: uuid.UUID) -> Resident:
+    """A resident the user's institution may refer; any other, like an unknown one, is the 404
+    `resident_not_found` (one out-of-scope answer: docs/security.md)."""
+    resident = resident_by_public_id(public_id)
+    if not resident_referable_from(resident, user.institution_id):
+        raise resident_not_found()
+    return resident
 
 
 def referrals_open_for_resident(resident: Resident) -> QuerySet[Referral]:

@@ -9,6 +9,7 @@ from typing import Any
 from ninja import Field, Schema
 
 from healthnet.models import User
+from healthnet.national_id import NATIONAL_ID_OR_EMPTY_PATTERN
 from healthnet.workflow import ActionSpec
 from signing.lifecycle import ACTION_LABELS, CONTRACT_LIFECYCLE, Action
 from signing.models import Contract, Signatory, SignatureMethod, TerminationReason
@@ -27,7 +28,7 @@ class ConsentIn(Schema):
     method: SignatureMethod
     guardian_name: str = Field("", max_length=50)
     guardian_relationship: str = Field("", max_length=20)
-    guardian_national_id: str = Field("", max_length=32)
+    guardian_national_id: str = Field("", pattern=NATIONAL_ID_OR_EMPTY_PATTERN)
     resident_incapacitated: bool = Field(False, description="the signer attests incapacity")
 
 
@@ -41,14 +42,22 @@ class SwitchIn(RenewIn):
     team: str = Field(..., min_length=1, max_length=32, description="the new team's code")
     national_id: str = Field(
         "",
-        max_length=32,
+        pattern=NATIONAL_ID_OR_EMPTY_PATTERN,
         description="the resident's ID number read from their card at the new team's desk; "
         "needed when the resident has no tie to the new team's institution yet",
     )
 
 
 class TerminateIn(Schema):
-    reason: str = Field("", max_length=20, description=" | ".join(TerminationReason.values))
+    # Required and one of the reasons (the service's 422 `termination_reason_unknown` for any
+    # other); a string, so the portal's form offers the reasons as its own choices.
+    reason: str = Field(
+        ...,
+        min_length=1,
+        max_length=20,
+        json_schema_extra={"enum": list(TerminationReason.values)},
+        description=" | ".join(TerminationReason.values),
+    )
     note: str = Field("", max_length=200)
 
 

@@ -193,7 +193,7 @@ def _offer_teams(user: User) -> list[FamilyDoctorTeam]:
 
 def _lookup(request: PortalRequest, number: str) -> Resident:
     """The resident whose card the desk reads, audited like the API's lookup."""
-    resident = resident_by_national_id(number)
+    resident = resident_by_national_id(number, by=request.user)
     with transaction.atomic():
         audit_record(
             actor=request.user,

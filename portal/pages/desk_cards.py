@@ -40,7 +40,9 @@ def desk_cards(request: PortalRequest) -> HttpResponse:
     error = ""
     if request.method == "POST":
         try:
-            resident = selectors.resident_by_national_id(request.POST.get("national_id", "")[:32])
+            resident = selectors.resident_by_national_id(
+                request.POST.get("national_id", "")[:32], by=request.user
+            )
             services.audit_record(
                 actor=request.user,
                 action="read",
@@ -113,7 +115,7 @@ def desk_guardian_register(request: PortalRequest, resident_id: uuid.UUID) -> Ht
     ward = _resident_at_desk(request, resident_id)
     try:
         guardian = selectors.resident_by_national_id(
-            request.POST.get("guardian_national_id", "")[:32]
+            request.POST.get("guardian_national_id", "")[:32], by=request.user
         )
     except NotFound:
         messages.error(request, _("未找到照护人的居民档案：请先为其登记。"))

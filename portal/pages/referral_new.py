@@ -133,7 +133,7 @@ def _find_by_id(request: PortalRequest) -> Resident:
     number = request.POST.get("national_id", "").strip()[:32]
     if not number:
         raise InvalidInput("national_id_missing", str(_("请输入身份证号码。")))
-    resident = network.resident_by_national_id(number)
+    resident = network.resident_by_national_id(number, by=request.user)
     audit_record(
         actor=request.user,
         action="read",

@@ -22,7 +22,7 @@ from healthcodes.permissions import can_see_scan_contract
 from healthcodes.selectors import scan_events_for_institution
 from healthnet.models import KeyPopulation
 from healthnet.national_id import resident_national_id_masked
-from healthnet.permissions import has_permission
+from healthnet.permissions import can_read_resident_clinical, has_permission
 from healthnet.populations import age_on, resident_key_populations
 from healthnet.selectors import encounters_of_resident_at, resident_visible_to
 from healthnet.services import audit_record
@@ -49,6 +49,7 @@ def resident_record(request: PortalRequest, resident_id: uuid.UUID) -> HttpRespo
             details={"via": "portal_record"},
         )
     today = timezone.localdate()
+    clinical = can_read_resident_clinical(user)
     contract = None
     contract_mine = False
     contract_shown = can_see_scan_contract(user)
@@ -83,9 +84,13 @@ def resident_record(request: PortalRequest, resident_id: uuid.UUID) -> HttpRespo
             "resident": resident,
             "masked_id": resident_national_id_masked(resident),
             "age": age_on(resident.birth_date, today),
+            # health tags and contact details: the clinical view only (the API's predicate)
+            "clinical": clinical,
             "populations": [
                 KeyPopulation(p).label for p in resident_key_populations(resident, on=today)
-            ],
+            ]
+            if clinical
+            else [],
             "contract": contract,
             "contract_shown": contract_shown,
             "contract_mine": contract_mine,

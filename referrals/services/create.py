@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from healthnet.errors import Conflict, Forbidden, InvalidInput
 from healthnet.models import Department, Resident, User
-from healthnet.selectors import resident_related_to_institution
+from healthnet.selectors import resident_not_found
 from referrals import permissions
 from referrals.models import (
     OPEN_STATUSES,
@@ -22,6 +22,7 @@ from referrals.models import (
     ReferralStatus,
     ReferralUrgency,
 )
+from referrals.selectors import resident_referable_from
 from referrals.services.steps import (
     check_downward,
     check_target,
@@ -124,14 +125,8 @@ def referral_create(
         raise InvalidInput(
             "criteria_code_invalid", "转诊指征代码最多40字符", field="criteria_codes"
         )
-    if not (
-        resident_related_to_institution(resident, from_institution.pk)
-        or Referral.objects.filter(resident=resident, to_institution=from_institution).exists()
-    ):
-        raise Forbidden(
-            "resident_out_of_scope",
-            "该居民不属于您的机构服务范围 (this resident does not concern your institution)",
-        )
+    if not resident_referable_from(resident, from_institution.pk):
+        raise resident_not_found()  # as for an unknown resident: no existence oracle
     if direction == ReferralDirection.DOWN:
         check_downward(resident, to_institution, resident_consent=resident_consent)
     refuse_duplicate(resident, to_department, direction)

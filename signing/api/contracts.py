@@ -13,8 +13,10 @@ from ninja.files import UploadedFile
 from ninja.pagination import paginate
 from pydantic import model_validator
 
+from config.openapi import errors
 from config.pagination import PageNumberPagination
 from healthnet.errors import InvalidInput
+from healthnet.national_id import NATIONAL_ID_OR_EMPTY_PATTERN, NATIONAL_ID_PATTERN
 from healthnet.selectors import resident_by_national_id, resident_by_public_id
 from healthnet.services import audit_record
 from signing import importer, permissions, selectors, services
@@ -39,7 +41,7 @@ class ContractIn(Schema):
     resident_id: uuid.UUID | None = Field(None, description="the resident's public id")
     national_id: str = Field(
         "",
-        max_length=32,
+        pattern=NATIONAL_ID_OR_EMPTY_PATTERN,
         description="or the resident's ID number, read from their card at the desk: identifies "
         "them in person (a tie to the institution when there is none yet)",
     )
@@ -49,6 +51,22 @@ class ContractIn(Schema):
     )
     start_date: dt.date | None = Field(None, description="default today; within 90 days")
 
+    # The document says what _names_the_resident enforces: a resident id, or an ID number.
+    model_config = {
+        "json_schema_extra": {
+            "anyOf": [
+                {
+                    "required": ["resident_id"],
+                    "properties": {"resident_id": {"type": "string", "format": "uuid"}},
+                },
+                {
+                    "required": ["national_id"],
+                    "properties": {"national_id": {"pattern": NATIONAL_ID_PATTERN}},
+                },
+            ]
+        }
+    }
+
     @model_validator(mode="after")
     def _names_the_resident(self):
         if self.resident_id is None and not self.national_id:
@@ -56,7 +74,7 @@ class ContractIn(Schema):
         return self
 
 
-@router.post("/contracts", response={201: OfferOut})
+@router.post("/contracts", response={201: OfferOut, **errors(404, 409, 429)})
 def contract_create(request, payload: ContractIn):
     """Offer a contract (pending_signature) to a resident for a team. The resident must be tied
     to the team's institution already (registered, visited, referred, signed) or identified at
@@ -66,7 +84,7 @@ def contract_create(request, payload: ContractIn):
     if payload.resident_id is not None:
         resident = resident_by_public_id(payload.resident_id)
     else:
-        resident = resident_by_national_id(payload.national_id)
+        resident = resident_by_national_id(payload.national_id, by=request.user)
     contract = services.contract_create(
         actor=request.user,
         resident=resident,

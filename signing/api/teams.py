@@ -1,7 +1,10 @@
 """Teams with their load, and the package catalogue: no resident data."""
 
+from typing import Annotated
+
 from ninja import Query, Router
 from ninja.pagination import paginate
+from ninja.params.functions import Path as PathEx
 
 from config.pagination import PageNumberPagination
 from healthnet.selectors import district_by_code
@@ -26,7 +29,7 @@ def team_list(request, filters: Query[TeamFilter]):
 
 
 @router.get("/teams/{code}", response=TeamDetailOut)
-def team_detail(request, code: str):
+def team_detail(request, code: Annotated[str, PathEx(min_length=1, max_length=32)]):
     """A team with its members and 履约率; 404 for a team out of the caller's scope."""
     if not permissions.can_list_teams(request.user):
         forbid()

@@ -40,8 +40,9 @@ DESK = STAFF_COMMON | {
     "guardianship.manage",
     "referral.worklist",
 }
-# A referral's clinical fields: clinicians and referral coordinators (docs/design.md §9).
-CLINICAL = {"referral.read_clinical"}
+# Least privilege (issue 9 item 8): the clinical views are for who treats or routes patients;
+# the desk, the pharmacy and the admin read identity only.
+CLINICAL = {"resident.read_clinical", "referral.read_clinical"}
 # Admission and discharge (入出院登记): the ward's doctors and nurses, the admission desk (clerk)
 # and the referral office; not public health, the pharmacy or the admin.
 WARD = {"encounter.inpatient"}
@@ -62,6 +63,7 @@ EXPECTED = {
         "healthcode.view_family",  # the children and elders they are registered to care for
         "healthcard.manage",
         "contract.list",
+        *CLINICAL,  # their own record and referrals
     },
     UserRole.SYSTEM_ADMIN: {
         "network.read",

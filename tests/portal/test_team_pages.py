@@ -200,7 +200,7 @@ def test_terminate_needs_a_reason_then_ends_the_contract(clinic):
     refused = client.post(url, {"reason": "", "note": ""})
     done = client.post(url, {"reason": "moved_away", "note": "搬到呼和浩特"})
 
-    assert '<select id="field-reason" name="reason">' in form
+    assert '<select id="field-reason" name="reason" required>' in form
     assert refused.status_code == 422
     assert 'id="field-reason-error"' in refused.content.decode()
     assert done.status_code == 302

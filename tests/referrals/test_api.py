@@ -80,7 +80,7 @@ def test_duplicate_answers_409_with_existing_id(net):
     [
         ({"urgency": "whenever"}, 422, "validation_error"),
         ({"reason_code": ""}, 422, "validation_error"),
-        ({"resident": str(uuid.uuid4())}, 422, "resident_not_found"),
+        ({"resident": str(uuid.uuid4())}, 404, "resident_not_found"),
         ({"to_department": str(uuid.uuid4())}, 422, "department_not_found"),
     ],
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
+from healthnet import services as healthnet_services
 from healthnet.errors import InvalidInput
 from healthnet.models import Encounter, Practitioner, UserRole
 from healthnet.national_id import decrypt_national_id
@@ -153,6 +154,15 @@ def test_downward_of_signed_resident_needs_consent(net, signed):
 
 def test_suggestions_down_for_a_signed_resident_name_only_the_team(net, signed):
     resident, _, _ = signed
+    # The tertiary has seen the resident (a resident it has no tie to answers 404: the
+    # suggestions would name their team's institution).
+    healthnet_services.encounter_create(
+        actor=None,
+        resident=resident,
+        institution_id=net.tertiary.pk,
+        kind="inpatient",
+        started_at=timezone.now(),
+    )
     api = api_client_for(net.office)
     body = api.get(
         "/api/v1/referrals/suggestions", {"direction": "down", "resident": str(resident.public_id)}

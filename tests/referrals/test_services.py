@@ -9,7 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from healthnet.errors import Conflict, Forbidden, InvalidInput
+from healthnet.errors import Conflict, Forbidden, InvalidInput, NotFound
 from healthnet.models import AuditEvent, OutboxMessage, UserRole
 from referrals import services
 from referrals.models import (
@@ -138,9 +138,9 @@ def test_roles_that_may_not_refer(net, role):
     _refused(net, Forbidden, "referral_create_forbidden", actor=net.user(net.primary, role))
 
 
-def test_resident_of_another_institution_refused(net):
+def test_resident_of_another_institution_refused_as_unknown(net):
     stranger = ResidentFactory(registered_by=net.primary_b)
-    _refused(net, Forbidden, "resident_out_of_scope", resident=stranger)
+    _refused(net, NotFound, "resident_not_found", resident=stranger)
 
 
 def test_duplicate_open_referral_refused_with_existing_id(net):

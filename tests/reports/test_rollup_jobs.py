@@ -123,6 +123,8 @@ def _next_month() -> str:
         (["--from", "2026-03", "--to", "2026-01"], "after --to"),
         (["--from", "1990-01", "--to", "2026-01"], "at most"),
         ([], "--from"),
+        (["--months", "0"], "--months"),
+        (["--months", "3", "--from", "2026-01"], "not allowed with"),
     ],
 )
 def test_the_command_refuses_bad_arguments_and_writes_nothing(args, message):
@@ -136,3 +138,25 @@ def test_the_command_refuses_a_month_to_come():
     with pytest.raises(CommandError, match="current month"):
         call_command("rebuild_reports", "--from", "2026-01", "--to", _next_month())
     assert not KpiRebuild.objects.exists()
+
+
+def test_the_command_takes_a_number_of_months_ending_with_to():
+    InstitutionFactory()
+    out = io.StringIO()
+    call_command("rebuild_reports", "--months", "2", "--to", "2026-01", stdout=out)
+    months = {start for kind, start in _rebuilt() if kind == "month"}
+    assert months == {dt.date(2025, 12, 1), dt.date(2026, 1, 1)}
+    assert out.getvalue().startswith("1/6 2025-12:")  # 2 months, 2 quarters, 2 years
+
+
+def test_if_empty_builds_once_then_leaves_the_rollups_alone():
+    InstitutionFactory()
+    call_command("rebuild_reports", "--months", "1", "--to", "2026-01", "--if-empty")
+    built = _rebuilt()
+    assert ("month", dt.date(2026, 1, 1)) in built
+
+    out = io.StringIO()
+    call_command("rebuild_reports", "--months", "1", "--to", "2026-02", "--if-empty", stdout=out)
+
+    assert "nothing rebuilt" in out.getvalue()
+    assert _rebuilt() == built

@@ -102,7 +102,10 @@ def test_create_sign_detail_terminate_journey(gp, team, hypertensive):
 
     no_reason = api.post(f"/api/v1/contracts/{contract_id}/terminate", {"reason": ""})
     assert no_reason.status_code == 422
-    assert no_reason.json()["code"] == "termination_reason_required"
+    assert no_reason.json()["code"] == "validation_error"  # required by the schema
+    unknown = api.post(f"/api/v1/contracts/{contract_id}/terminate", {"reason": "bored"})
+    assert unknown.status_code == 422
+    assert unknown.json()["code"] == "termination_reason_unknown"
     done = api.post(f"/api/v1/contracts/{contract_id}/terminate", {"reason": "resident_request"})
     assert done.status_code == 200
     assert done.json()["status"] == "terminated"

@@ -1,5 +1,7 @@
 """python manage.py rebuild_reports --from 2025-01 [--to 2026-10]: rebuild the rollups of a range
-of months (and the quarters and years they fall in). --to defaults to the current month."""
+of months (and the quarters and years they fall in). --to defaults to the current month.
+`--months 24` instead of --from: the last 24 months up to --to; `--if-empty`: do nothing when
+some period has been built already (`make seed` builds the demo's two years once)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import re
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from reports.models import KpiRebuild
 from reports.periods import Period
 from reports.services import RebuildResult, rebuild_months
 
@@ -31,14 +34,40 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--from", dest="first", required=True, help="first month, YYYY-MM")
+        first = parser.add_mutually_exclusive_group(required=True)
+        first.add_argument("--from", dest="first", help="first month, YYYY-MM")
+        first.add_argument(
+            "--months", type=int, help="or: how many months, ending with --to (1 = --to alone)"
+        )
         parser.add_argument("--to", dest="last", help="last month, YYYY-MM (default: this month)")
+        parser.add_argument(
+            "--if-empty", action="store_true", help="do nothing when any period is built already"
+        )
 
-    def handle(self, *args, first: str, last: str | None, **options):
+    def handle(
+        self,
+        *args,
+        first: str | None,
+        last: str | None,
+        months: int | None = None,
+        if_empty: bool = False,
+        **options,
+    ):
         today = timezone.localdate()
         current = Period.parse(f"{today.year:04d}-{today.month:02d}")
-        start = _month(first, "--from")
         end = _month(last, "--to") if last else current
+        if first is not None:
+            start = _month(first, "--from")
+        else:
+            if months is None or not 1 <= months <= MAX_MONTHS:
+                raise CommandError(
+                    f"--months 应在 1 到 {MAX_MONTHS} 之间 (--months must be 1 to {MAX_MONTHS})"
+                )
+            index = end.start.year * 12 + end.start.month - 1 - (months - 1)
+            start = Period.parse(f"{index // 12:04d}-{index % 12 + 1:02d}")
+        if if_empty and KpiRebuild.objects.exists():
+            self.stdout.write("已有统计汇总,未重算 (rollups exist already; nothing rebuilt)")
+            return
         if start.start > end.start:
             raise CommandError("--from 不能晚于 --to (--from must not be after --to)")
         if end.start > current.start:

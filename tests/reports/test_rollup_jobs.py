@@ -85,13 +85,17 @@ def test_the_command_rebuilds_a_range_with_progress_lines():
     assert "rebuilt 7 periods" in lines[-1]
     assert len(_rebuilt()) == 7
     before = list(
-        KpiValue.objects.order_by("kpi", "period_start", "level", "unit_code").values_list(
+        KpiValue.objects.order_by(
+            "kpi", "period_kind", "period_start", "level", "unit_code"
+        ).values_list(
             "kpi", "period_kind", "period_start", "level", "unit_code", "numerator", "value"
         )
     )
     call_command("rebuild_reports", "--from", "2025-12", "--to", "2026-02", stdout=io.StringIO())
     after = list(
-        KpiValue.objects.order_by("kpi", "period_start", "level", "unit_code").values_list(
+        KpiValue.objects.order_by(
+            "kpi", "period_kind", "period_start", "level", "unit_code"
+        ).values_list(
             "kpi", "period_kind", "period_start", "level", "unit_code", "numerator", "value"
         )
     )

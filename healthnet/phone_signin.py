@@ -11,9 +11,9 @@
    phone) signs in nobody and is sent to the desk.
 
 Only keyed hashes (healthnet.encryption.lookup_hash) of the number and of the code are stored.
-Counters are atomic (`cache.add` + `cache.incr`, Redis in production) and counted *before* the
-check, so parallel guesses cannot outrun them: per number and per client address for sending,
-per client address for checking, and the per-code try counter is a conditional UPDATE.
+Counters are atomic (healthnet.rate_limits.window_count, Redis in production) and counted
+*before* the check, so parallel guesses cannot outrun them: per number and per client address
+for sending, per client address for checking, and the per-code try counter is a conditional UPDATE.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from healthnet.models import OneTimeCode, Resident, User, UserRole
 from healthnet.names import name_masked
 from healthnet.outbox import outbox_enqueue
 from healthnet.phones import mobile_masked, mobile_normalized
+from healthnet.rate_limits import window_count
 from healthnet.request_context import current_client_ip
 from healthnet.selectors import resident_login, residents_by_phone
 from healthnet.services import audit_record
@@ -78,20 +79,14 @@ def _code_hash(number: str, code: str) -> str:
 
 
 def _count(key: str, *, limit: int, window: int, now: dt.datetime) -> None:
-    """Add one to a fixed-window counter, atomically, and refuse (429) over `limit`."""
-    slot = int(now.timestamp()) // window
-    counter = f"signin:{key}:{slot}"
-    cache.add(counter, 0, window + 1)
-    try:
-        count = cache.incr(counter)
-    except ValueError:  # the window ended between add and incr
-        cache.add(counter, 1, window + 1)
-        count = 1
+    """Add one to a fixed-window counter (healthnet.rate_limits.window_count), and refuse (429)
+    over `limit`."""
+    count, retry_after = window_count(f"signin:{key}", window=window, now=now)
     if count > limit:
         raise RateLimited(
             "signin_throttled",
             "尝试过于频繁，请稍后再试 (too many attempts; try again later)",
-            retry_after_seconds=window - int(now.timestamp()) % window,
+            retry_after_seconds=retry_after,
         )
 
 

@@ -33,6 +33,7 @@ from healthcodes.selectors import ScanSummary
 from healthcodes.verifier import Reason, VerifyPolicy, verify
 from healthnet.errors import Conflict, DomainError, Forbidden, InvalidInput, RateLimited
 from healthnet.models import Encounter, EncounterKind, Resident, User
+from healthnet.rate_limits import window_count
 from healthnet.services import audit_record, encounter_create
 from referrals.selectors import referrals_awaiting_arrival
 from referrals.services import referral_arrive
@@ -126,20 +127,13 @@ def healthcode_scan(
 def _check_rate(actor: User, device_id: str, now: dt.datetime) -> None:
     limit = int(setting("HEALTHCODE_SCAN_RATE_LIMIT"))
     window = int(setting("HEALTHCODE_SCAN_RATE_WINDOW_SECONDS"))
-    slot = int(now.timestamp()) // window
-    counters = [f"hc:scan-rate:user:{actor.pk}:{slot}"]
+    counters = [f"hc:scan-rate:user:{actor.pk}"]
     if device_id:
         device = hashlib.sha256(device_id.encode()).hexdigest()[:32]
-        counters.append(f"hc:scan-rate:device:{device}:{slot}")
+        counters.append(f"hc:scan-rate:device:{device}")
     for counter in counters:
-        cache.add(counter, 0, window + 1)
-        try:
-            count = cache.incr(counter)
-        except ValueError:  # expired between add and incr
-            cache.add(counter, 1, window + 1)
-            count = 1
+        count, retry_after = window_count(counter, window=window, now=now)
         if count > limit:
-            retry_after = window - int(now.timestamp()) % window
             logger.warning(
                 "healthcode scan rate limited user=%s institution=%s device=%s",
                 actor.pk,

@@ -9,6 +9,7 @@ as for what does not exist) and is audited as the API's are.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any
 
@@ -27,6 +28,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from healthnet.errors import Conflict, DomainError
 from healthnet.models import KeyPopulation
 from healthnet.national_id import resident_national_id_masked
+from healthnet.permissions import can_read_resident_clinical
 from healthnet.populations import age_on, resident_key_populations
 from healthnet.services import audit_record
 from portal.htmx import PortalRequest
@@ -71,12 +73,23 @@ def _teams_header(user: Any, team_code: str | None) -> dict[str, Any]:
     return {"teams": teams, "team_rates": [(t, rates[t.pk]) for t in shown]}
 
 
+def _populations(contract: Contract, today: dt.date) -> list[Any]:
+    """The resident's key populations, labelled: for the clinical view only (the callers ask
+    healthnet.permissions.can_read_resident_clinical)."""
+    return [KeyPopulation(p).label for p in resident_key_populations(contract.resident, on=today)]
+
+
 # --- my signed residents ------------------------------------------------------------------------
 
 
 @page_view("team-contracts")
 def team_contracts(request: PortalRequest) -> HttpResponse:
     filters, dropped = filters_from(ContractFilter, request.GET, CONTRACT_FILTERS)
+    # The health tags, shown and filtered on, only for the clinical view (as the API answers).
+    clinical = can_read_resident_clinical(request.user)
+    if filters.key_population is not None and not clinical:
+        filters.key_population = None
+        dropped = [*dropped, "key_population"]
     today = timezone.localdate()
     contracts = selectors.contracts_visible_to(
         request.user,
@@ -96,10 +109,7 @@ def team_contracts(request: PortalRequest) -> HttpResponse:
             "resident": contract.resident,
             "masked_id": resident_national_id_masked(contract.resident),
             "age": age_on(contract.resident.birth_date, today),
-            "populations": [
-                KeyPopulation(p).label
-                for p in resident_key_populations(contract.resident, on=today)
-            ],
+            "populations": _populations(contract, today) if clinical else None,
             "days_left": (contract.end_date - today).days,
             "overdue": overdue.get(contract.pk, 0),
         }
@@ -116,6 +126,7 @@ def team_contracts(request: PortalRequest) -> HttpResponse:
             "rows": rows,
             "query": query_without_page(request),
             "statuses": ContractStatus.choices,
+            "clinical": clinical,
             "populations": KeyPopulation.choices,
             "expiring_days": 30,
             "filtered": any(request.GET.get(name) for name in CONTRACT_FILTERS),
@@ -164,10 +175,9 @@ def contract_detail(request: PortalRequest, contract_id: uuid.UUID) -> HttpRespo
             "resident": contract.resident,
             "masked_id": resident_national_id_masked(contract.resident),
             "age": age_on(contract.resident.birth_date, today),
-            "populations": [
-                KeyPopulation(p).label
-                for p in resident_key_populations(contract.resident, on=today)
-            ],
+            "populations": (
+                _populations(contract, today) if can_read_resident_clinical(request.user) else None
+            ),
             "actions": _action_links(request, contract),
             "followups": followups,
             "may_record": bool(followups)

@@ -10,24 +10,31 @@ import uuid
 from django.db import transaction
 from ninja import Field, File, Query, Router, Schema, Status
 from ninja.files import UploadedFile
-from ninja.pagination import paginate
 from pydantic import model_validator
 
-from config.openapi import errors
+from config.openapi import errors, view_answer
 from config.pagination import PageNumberPagination
-from healthnet.errors import InvalidInput
+from healthnet.errors import Forbidden, InvalidInput
 from healthnet.national_id import NATIONAL_ID_OR_EMPTY_PATTERN, NATIONAL_ID_PATTERN
+from healthnet.permissions import can_read_resident_clinical
 from healthnet.selectors import resident_by_national_id, resident_by_public_id
 from healthnet.services import audit_record
 from signing import importer, permissions, selectors, services
 from signing.actions import CONTRACT_ACTIONS, ConsentIn, RenewIn, SwitchIn, TerminateIn
 from signing.api.schemas import (
     ContractDetailOut,
+    ContractDetailViewOut,
     ContractFilter,
+    ContractIdentityDetailOut,
+    ContractIdentityOut,
     ContractOut,
+    ContractPageOut,
+    ContractViewOut,
     ImportReportOut,
     OfferOut,
+    SignIdentityOut,
     SignOut,
+    SignViewOut,
 )
 from signing.api.scope import contract_in_scope, forbid
 from signing.importer.limits import MB, limit
@@ -96,12 +103,37 @@ def contract_create(request, payload: ContractIn):
     return Status(201, selectors.contract_by_public_id(contract.public_id))
 
 
-@router.get("/contracts", response=list[ContractOut])
-@paginate(PageNumberPagination)
-def contract_list(request, filters: Query[ContractFilter]):
-    """Contracts of the caller's teams (institution admin: the institution's teams)."""
+def _contract_view(request, contract, status: int = 200):
+    """The contract as the caller's role reads its resident (healthnet.permissions.
+    can_read_resident_clinical): with their key populations, or without."""
+    clinical = can_read_resident_clinical(request.user)
+    schema = ContractOut if clinical else ContractIdentityOut
+    return view_answer(schema.from_orm(contract), status)
+
+
+def _sign_view(request, result: services.SignResult, status: int = 200):
+    """The result with its contract read again with everything the answer shows, in the
+    caller's view of the resident."""
+    contract = selectors.contract_by_public_id(result.contract.public_id)
+    result = dataclasses.replace(result, contract=contract)
+    schema = SignOut if can_read_resident_clinical(request.user) else SignIdentityOut
+    return view_answer(schema.from_orm(result), status)
+
+
+@router.get("/contracts", response={200: ContractPageOut, **errors(403)})
+def contract_list(
+    request, filters: Query[ContractFilter], pagination: Query[PageNumberPagination.Input]
+):
+    """Contracts of the caller's teams (institution admin: the institution's teams), each
+    resident in the caller's view; `key_population` only for a role that reads health tags."""
     if not permissions.can_list_contracts(request.user):
         forbid()
+    clinical = can_read_resident_clinical(request.user)
+    if filters.key_population is not None and not clinical:
+        raise Forbidden(
+            "key_population_forbidden",
+            "您的角色不能按重点人群筛选 (your role may not filter by key population)",
+        )
     with transaction.atomic():
         audit_record(
             actor=request.user,
@@ -109,7 +141,7 @@ def contract_list(request, filters: Query[ContractFilter]):
             object_type="contract",
             details={k: str(v) for k, v in filters.dict().items() if v is not None},
         )
-    return selectors.contracts_visible_to(
+    contracts = selectors.contracts_visible_to(
         request.user,
         team=filters.team,
         status=filters.status,
@@ -117,22 +149,25 @@ def contract_list(request, filters: Query[ContractFilter]):
         expiring_within_days=filters.expiring_within,
         overdue_followups=filters.overdue_followups,
     )
+    page = PageNumberPagination().paginate_queryset(contracts, pagination, request)
+    view = ContractOut if clinical else ContractIdentityOut
+    page["items"] = [view.from_orm(c).model_dump(mode="json") for c in page["items"]]
+    return view_answer(page)
 
 
-@router.get("/contracts/{uuid:contract_id}", response=ContractDetailOut)
+@router.get("/contracts/{uuid:contract_id}", response=ContractDetailViewOut)
 def contract_detail(request, contract_id: uuid.UUID):
+    """A contract with its follow-ups; its resident in the caller's view (the institution's
+    admin and the desk: without key populations)."""
     contract = contract_in_scope(request, contract_id)
     with transaction.atomic():
         audit_record(
             actor=request.user, action="read", object_type="contract", object_id=contract.public_id
         )
-    return selectors.contract_detail(contract.public_id)
-
-
-def _signed(result: services.SignResult) -> services.SignResult:
-    """The result with its contract read again with everything the answer shows."""
-    contract = selectors.contract_by_public_id(result.contract.public_id)
-    return dataclasses.replace(result, contract=contract)
+    detail = selectors.contract_detail(contract.public_id)
+    clinical = can_read_resident_clinical(request.user)
+    schema = ContractDetailOut if clinical else ContractIdentityDetailOut
+    return view_answer(schema.from_orm(detail))
 
 
 def _take(request, contract, action: str, payload: Schema):
@@ -140,22 +175,22 @@ def _take(request, contract, action: str, payload: Schema):
     return spec.service(actor=request.user, contract=contract, **payload.model_dump())
 
 
-@router.post("/contracts/{uuid:contract_id}/sign", response=SignOut)
+@router.post("/contracts/{uuid:contract_id}/sign", response=SignViewOut)
 def contract_sign(request, contract_id: uuid.UUID, payload: ConsentIn):
     """Record consent and activate. 409 if the resident has an active contract or the team is
     full; `capacity_warning` once the team is at 95%."""
     contract = contract_in_scope(request, contract_id)
-    return _signed(_take(request, contract, Action.SIGN, payload))
+    return _sign_view(request, _take(request, contract, Action.SIGN, payload))
 
 
-@router.post("/contracts/{uuid:contract_id}/renew", response={201: SignOut})
+@router.post("/contracts/{uuid:contract_id}/renew", response={201: SignViewOut})
 def contract_renew(request, contract_id: uuid.UUID, payload: RenewIn):
     """续约 with the same team, only when due (renewal_due)."""
     contract = contract_in_scope(request, contract_id)
-    return Status(201, _signed(_take(request, contract, Action.RENEW, payload)))
+    return _sign_view(request, _take(request, contract, Action.RENEW, payload), 201)
 
 
-@router.post("/contracts/{uuid:contract_id}/switch", response={201: SignOut})
+@router.post("/contracts/{uuid:contract_id}/switch", response={201: SignViewOut})
 def contract_switch(request, contract_id: uuid.UUID, payload: SwitchIn):
     """转签 to another team, only at term end (renewal_due); the new team's staff act, and the
     resident must be tied to its institution (or identified at its desk: `national_id`)."""
@@ -163,15 +198,15 @@ def contract_switch(request, contract_id: uuid.UUID, payload: SwitchIn):
     contract = contract_in_scope(
         request, contract_id, new_team=team, national_id=payload.national_id
     )
-    return Status(201, _signed(_take(request, contract, Action.SWITCH, payload)))
+    return _sign_view(request, _take(request, contract, Action.SWITCH, payload), 201)
 
 
-@router.post("/contracts/{uuid:contract_id}/terminate", response=ContractOut)
+@router.post("/contracts/{uuid:contract_id}/terminate", response=ContractViewOut)
 def contract_terminate(request, contract_id: uuid.UUID, payload: TerminateIn):
     """解约 with a reason: resident_request, moved_away, died, team_dissolved."""
     contract = contract_in_scope(request, contract_id)
     _take(request, contract, Action.TERMINATE, payload)
-    return selectors.contract_by_public_id(contract_id)
+    return _contract_view(request, selectors.contract_by_public_id(contract_id))
 
 
 @router.post("/contracts/import", response=ImportReportOut)

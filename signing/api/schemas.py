@@ -119,9 +119,17 @@ class OfferResidentOut(Schema):
         return resident_national_id_masked(obj)
 
 
-class ContractResidentOut(OfferResidentOut):
+class ContractResidentIdentityOut(OfferResidentOut):
+    """The resident in a contract, in the identity view (healthnet.permissions.
+    can_read_resident_clinical not held: the institution's admin, the desk): no health tags."""
+
     sex: str
     birth_date: dt.date
+
+
+class ContractResidentOut(ContractResidentIdentityOut):
+    """The resident in a contract, in the clinical view: with their key populations."""
+
     key_populations: list[str]
 
     @staticmethod
@@ -129,10 +137,11 @@ class ContractResidentOut(OfferResidentOut):
         return resident_key_populations(obj, on=timezone.localdate())
 
 
-class ContractOut(Schema):
+class _ContractFields(Schema):
+    """A contract's own fields; the resident is added in the view the caller reads."""
+
     id: uuid.UUID = Field(..., alias="public_id")
     status: ContractStatus
-    resident: ContractResidentOut
     team: str = Field(..., alias="team.code")
     team_name: str = Field(..., alias="team.name")
     institution: str = Field(..., alias="team.institution.code")
@@ -157,6 +166,18 @@ class ContractOut(Schema):
     @staticmethod
     def resolve_previous_contract(obj) -> uuid.UUID | None:
         return obj.previous_contract.public_id if obj.previous_contract_id else None
+
+
+class ContractOut(_ContractFields):
+    """A contract in the clinical view of its resident."""
+
+    resident: ContractResidentOut
+
+
+class ContractIdentityOut(_ContractFields):
+    """A contract in the identity view of its resident (no key populations)."""
+
+    resident: ContractResidentIdentityOut
 
 
 class OfferOut(ContractOut):
@@ -194,7 +215,7 @@ class FollowUpOut(Schema):
         return obj.done_by.username if obj.done_by_id else None
 
 
-class ContractDetailOut(ContractOut):
+class _ContractProgress(Schema):
     follow_ups: list[FollowUpOut]
     fulfilment: FulfilmentOut
 
@@ -207,11 +228,43 @@ class ContractDetailOut(ContractOut):
         return selectors.contract_fulfilment(obj)
 
 
-class SignOut(Schema):
-    contract: ContractOut
+class ContractDetailOut(ContractOut, _ContractProgress):
+    """A contract's detail in the clinical view of its resident."""
+
+
+class ContractIdentityDetailOut(ContractIdentityOut, _ContractProgress):
+    """A contract's detail in the identity view of its resident."""
+
+
+class _SignFields(Schema):
     capacity_warning: bool = Field(..., description="the team is at ≥ 95% of its capacity")
     team_load: int
     team_capacity: int
+
+
+class SignOut(_SignFields):
+    contract: ContractOut
+
+
+class SignIdentityOut(_SignFields):
+    contract: ContractIdentityOut
+
+
+# Each answer is the view the caller's role reads (healthnet.permissions.
+# can_read_resident_clinical), as the resident answers of healthnet.api are.
+ContractViewOut = ContractOut | ContractIdentityOut
+ContractDetailViewOut = ContractDetailOut | ContractIdentityDetailOut
+SignViewOut = SignOut | SignIdentityOut
+
+
+class ContractPageOut(Schema):
+    """A page of contracts, each in the caller's view (config/pagination.py's format)."""
+
+    items: list[ContractOut | ContractIdentityOut]
+    count: int
+    page: int
+    page_size: int
+    pages: int
 
 
 class ContractFilter(Schema):

@@ -161,3 +161,78 @@ def test_a_scan_shows_health_tags_only_to_the_clinical_view(clinic, role, shown)
     tags = resident_key_populations(clinic.resident, on=timezone.localdate())
     assert "hypertension" in tags
     assert response.json()["resident"]["key_populations"] == (tags if shown else [])
+
+
+@pytest.fixture
+def tagged_contract(clinic):
+    """A contract of team t-01 whose resident carries a health tag (高血压)."""
+    from healthnet.models import ResidentPopulationTag
+
+    contract = clinic.contracts[0]
+    ResidentPopulationTag.objects.create(resident=contract.resident, population="hypertension")
+    return contract
+
+
+@pytest.mark.parametrize(("role", "shown"), [("doctor", True), ("institution_admin", False)])
+def test_a_contract_shows_health_tags_only_to_the_clinical_view(
+    clinic, tagged_contract, role, shown
+):
+    api = api_client_for(clinic.users[role])
+
+    detail = api.get(f"/api/v1/contracts/{tagged_contract.public_id}")
+    listed = api.get("/api/v1/contracts")
+
+    assert detail.status_code == 200, detail.content
+    assert listed.status_code == 200, listed.content
+    resident = detail.json()["resident"]
+    assert resident["name"] == tagged_contract.resident.name  # the identity, to both
+    row = next(c for c in listed.json()["items"] if c["id"] == str(tagged_contract.public_id))
+    if shown:
+        assert "hypertension" in resident["key_populations"]
+        assert "hypertension" in row["resident"]["key_populations"]
+    else:
+        assert "key_populations" not in resident
+        assert "key_populations" not in row["resident"]
+        assert "hypertension" not in detail.content.decode()
+        assert "hypertension" not in listed.content.decode()
+
+
+def test_the_identity_view_may_not_filter_contracts_by_health_tag(clinic, tagged_contract):
+    api = api_client_for(clinic.users["institution_admin"])
+
+    response = api.get("/api/v1/contracts", {"key_population": "hypertension"})
+
+    assert response.status_code == 403, response.content
+    assert response.json()["code"] == "key_population_forbidden"
+    doctor = api_client_for(clinic.users["doctor"])
+    answer = doctor.get("/api/v1/contracts", {"key_population": "hypertension"}).json()
+    assert [c["id"] for c in answer["items"]] == [str(tagged_contract.public_id)]
+
+
+@pytest.mark.parametrize(("role", "shown"), [("doctor", True), ("institution_admin", False)])
+def test_the_portal_contract_page_asks_the_same_predicate(clinic, tagged_contract, role, shown):
+    client = Client()
+    client.force_login(clinic.users[role])
+
+    page = client.get(f"/team/contracts/{tagged_contract.public_id}/").content.decode()
+    listed = client.get("/team/contracts/").content.decode()
+
+    assert tagged_contract.resident.name in page  # the identity, to both
+    assert ("高血压" in page) is shown
+    assert ("高血压" in listed) is shown
+
+
+def test_the_document_offers_both_contract_views():
+    document = Client().get("/api/v1/openapi.json").json()
+    answer = document["paths"]["/api/v1/contracts/{contract_id}"]["get"]["responses"]["200"]
+    views = answer["content"]["application/json"]["schema"]["anyOf"]
+    page = document["components"]["schemas"]["ContractPageOut"]["properties"]["items"]["items"]
+
+    assert {view["$ref"].rsplit("/", 1)[1] for view in views} == {
+        "ContractDetailOut",
+        "ContractIdentityDetailOut",
+    }
+    assert {view["$ref"].rsplit("/", 1)[1] for view in page["anyOf"]} == {
+        "ContractOut",
+        "ContractIdentityOut",
+    }

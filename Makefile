@@ -8,7 +8,7 @@ DEMO_RESIDENTS ?= 3000
 DEMO_SEED ?= 20261129
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test e2e lint fmt bench worker beat migrate seed clean vendor messages screenshot
+.PHONY: run test e2e lint fmt bench mutate worker beat migrate seed clean vendor messages screenshot
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	HEALTHNET_ENV=test $(BIN)/python manage.py makemigrations --check --dry-run
+	HEALTHNET_ENV=test $(BIN)/mypy
 
 fmt: install
 	$(BIN)/ruff check --fix .
@@ -64,6 +65,13 @@ fmt: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# Mutation testing of the rule and transition modules and the verifier ([tool.mutmut] in
+# pyproject.toml): a figure for bench/RESULTS.md, not a gate. MUTANTS narrows the run to names
+# (globs), e.g. MUTANTS='signing.rules.*'; the counts end in mutants/mutmut-cicd-stats.json.
+mutate: install
+	HEALTHNET_ENV=test $(BIN)/mutmut run --max-children $(PYTEST_WORKERS) $(MUTANTS)
+	$(BIN)/mutmut export-cicd-stats
 
 # Front-end packages from the npm registry at the versions pinned in portal/vendor.json, checked
 # against their integrity, copied with their licences into portal/static/vendor/ (commit the result).

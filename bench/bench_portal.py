@@ -155,6 +155,8 @@ def _measure() -> dict:
         referral = incoming.filter(status=status).order_by("pk").first()
         if referral is None:
             referral = incoming.order_by("pk").first()
+        if referral is None:
+            raise RuntimeError("no referrals into the hospital: generate the demo data first")
         return f"/referrals/{referral.public_id}/"
 
     scenarios = {

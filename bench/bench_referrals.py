@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get(
@@ -116,12 +117,12 @@ def _measure() -> dict:
     settings.DEBUG = True  # record queries
     receiver = Institution.objects.get(code="wh-t-renmin")
     busiest = (
-        Referral.objects.values("from_institution")
-        .annotate(n=Count("pk"))
-        .order_by("-n")
-        .first()["from_institution"]
+        Referral.objects.values("from_institution").annotate(n=Count("pk")).order_by("-n").first()
     )
-    referrer = Institution.objects.get(pk=busiest)
+    some = Referral.objects.filter(to_institution=receiver).order_by("pk").first()
+    if busiest is None or some is None:
+        raise RuntimeError("no referrals to measure: generate the demo data first")
+    referrer = Institution.objects.get(pk=busiest["from_institution"])
 
     def user(username: str, role: str, institution: Institution) -> Client:
         account, _ = User.objects.get_or_create(
@@ -134,10 +135,9 @@ def _measure() -> dict:
 
     office = user("bench-office", UserRole.REFERRAL_COORDINATOR, receiver)
     doctor = user("bench-doctor", UserRole.DOCTOR, referrer)
-    some = Referral.objects.filter(to_institution=receiver).order_by("pk").first()
     incoming = Referral.objects.filter(to_institution=receiver).count()
     last_page = max(1, -(-incoming // 50))
-    scenarios = {
+    scenarios: dict[str, tuple[Client, str, dict[str, Any]]] = {  # (who, path, query)
         "incoming, page 1": (office, "/api/v1/referrals", {"box": "incoming"}),
         "incoming, last page": (
             office,

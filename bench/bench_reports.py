@@ -34,7 +34,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get(
@@ -193,9 +195,15 @@ def _sql(statement: str, params: dict) -> list[tuple]:
         return cursor.fetchall()
 
 
-def _median_ms(function, repeat: int) -> tuple[float, object]:
-    timings, result = [], None
-    for _ in range(repeat):
+T = TypeVar("T")
+
+
+def _median_ms(function: Callable[[], T], repeat: int) -> tuple[float, T]:
+    """The median milliseconds of `repeat` (≥ 1) calls, and what the last one returned."""
+    started = time.perf_counter()
+    result = function()
+    timings = [(time.perf_counter() - started) * 1000]
+    for _ in range(repeat - 1):
         started = time.perf_counter()
         result = function()
         timings.append((time.perf_counter() - started) * 1000)
@@ -287,12 +295,15 @@ def _measure() -> dict:
     with shared_hierarchy():  # per KPI: the computation with the period's tree already read
         hierarchy(start=period.start, end=period.end)
         for name, (codes, statements) in pairs.items():
-            functions_ms, figures = _median_ms(
-                lambda codes=codes: [KPIS[code].compute(period) for code in codes], 7
-            )
-            sql_ms, results = _median_ms(
-                lambda statements=statements: [_sql(s, params) for s in statements], 7
-            )
+
+            def run_functions(codes: tuple[str, ...] = codes) -> list[dict]:
+                return [KPIS[code].compute(period) for code in codes]
+
+            def run_sql(statements: tuple[str, ...] = statements) -> list[list[tuple]]:
+                return [_sql(s, params) for s in statements]
+
+            functions_ms, figures = _median_ms(run_functions, 7)
+            sql_ms, results = _median_ms(run_sql, 7)
             rows, alliance_rows = results
             per_kpi[name] = {"functions_ms": functions_ms, "sql_ms": sql_ms}
             if name.startswith("2+3"):
@@ -377,16 +388,16 @@ def _measure() -> dict:
         timings.sort()
         body = response.content
         if path.endswith(".csv"):
-            rows = body.count(b"\n")
+            row_count = body.count(b"\n")
         elif name in pages:
-            rows = body.count(b"<tr")
+            row_count = body.count(b"<tr")
         else:
-            rows = len(_rows_of(response.json()))
+            row_count = len(_rows_of(response.json()))
         timings_of[name] = {
             "p50": statistics.median(timings),
             "p95": timings[int(len(timings) * 0.95) - 1],
             "queries": len(connection.queries),
-            "rows": rows,
+            "rows": row_count,
         }
         print(
             f"{name}: p50 {timings_of[name]['p50']:.1f} ms, p95 {timings_of[name]['p95']:.1f}",

@@ -23,6 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get(
@@ -150,7 +151,7 @@ def _child(rows: int, xlsx: bool) -> dict:
                 name=f"居民{i}",
                 sex="male",
                 birth_date=birth,
-                district=teams[i % len(teams)].institution.district,
+                district_id=teams[i % len(teams)].institution.district_id,
             )
         )
         if len(batch) == 5000:
@@ -255,7 +256,7 @@ def _latency(team) -> dict:
         role=UserRole.INSTITUTION_ADMIN,
         institution=team.institution,
     )
-    cases = {
+    cases: dict[str, tuple[User, str, dict[str, Any]]] = {  # (who, path, query)
         "contracts, team member": (gp, "/api/v1/contracts", {}),
         "contracts, team member, hypertension": (
             gp,

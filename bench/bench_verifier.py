@@ -1,9 +1,8 @@
 """How fast is the offline health-code verifier next to the ES256 verification inside it?
 
-The target is that the whole verifier (docs/design.md §6 checks up to lifetime) keeps at least 80%
-of
-the raw ``cryptography`` ES256 verify rate: the signature has to be paid for, everything around
-it (Base45, CBOR, headers, claims) should be nearly free.
+The target is that the whole verifier (docs/design.md §6 checks up to lifetime) keeps at least
+80% of the raw ``cryptography`` ES256 verify rate: the signature has to be paid for, everything
+around it (Base45, CBOR, headers, claims) should be nearly free.
 
 Both rates are per CPU second of one thread, measured in the same process, pinned to one core,
 in short alternating rounds so that a noisy neighbour slows both alike. ``ratio`` compares the
@@ -34,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from healthcodes.codec import (
     ES256,
     CodeType,
+    KeySet,
     b45decode_strict,
     issue_code,
     load_key_set,
@@ -57,7 +57,7 @@ def _pin_to_one_core() -> tuple[set[int] | None, int | None]:
     return previous, cpu
 
 
-def _make_codes(count: int) -> tuple[list[str], object, ec.EllipticCurvePublicKey]:
+def _make_codes(count: int) -> tuple[list[str], KeySet, ec.EllipticCurvePublicKey]:
     private_key = ec.generate_private_key(ec.SECP256R1())
     jwk = public_jwk(private_key.public_key(), KID, ISSUER, NOW - 86_400, NOW + 86_400)
     keys = load_key_set({"keys": [jwk]})

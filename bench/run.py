@@ -195,6 +195,11 @@ def headlines(results: list[tuple[str, dict, float]]) -> list[str]:
     return [*lines, ""]
 
 
+# `make mutate`'s figure, written by hand after a run (mutmut is not a benchmark of this runner):
+# carried into every render so that `make bench` does not drop it.
+MUTATION = HERE / "mutation.md"
+
+
 def render(results: list[tuple[str, dict, float]]) -> str:
     lines = [
         "# Benchmark results",
@@ -211,6 +216,8 @@ def render(results: list[tuple[str, dict, float]]) -> str:
             shown = format_value(value)
             lines.append(f"| {figure} | {shown} | {unit} | {note} |")
         lines += ["", *[f"- {n}" for n in result.get("notes", [])], f"- ran in {seconds:.0f} s", ""]
+    if MUTATION.exists():
+        lines += [MUTATION.read_text(encoding="utf-8").rstrip("\n"), ""]
     return "\n".join(lines)
 
 

@@ -18,12 +18,26 @@ document; tests/api/test_schemathesis.py checks the server answers nothing undec
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from django.http import HttpResponse
 from ninja import Field, Schema
 from ninja.responses import NinjaJSONEncoder
+from pydantic import BeforeValidator
+
+
+def _iso_date_only(value: Any) -> Any:
+    """pydantic reads a number ("0") as a Unix time and makes it a date; the document says
+    `format: date`, so only YYYY-MM-DD (or a date) is one."""
+    if isinstance(value, dt.date) or (isinstance(value, str) and len(value) == 10):
+        return value
+    raise ValueError("应为 YYYY-MM-DD 格式的日期 (a date is YYYY-MM-DD)")
+
+
+# A date as the OpenAPI document declares it (query parameters, where numbers would slip in).
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_only)]
 
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "the body is not valid JSON (`malformed_request`)",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -357,7 +358,8 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # whitenoise (MIDDLEWARE) serves the static files. Production serves what `collectstatic` wrote:
 # names carry a content hash (cached for a year) with compressed copies beside them. Elsewhere
 # the files are read from the apps directly, so no collectstatic is needed to develop or test.
-STORAGES = {
+# Each backend: BACKEND and, for some, OPTIONS (a dict); imports adds one below.
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (

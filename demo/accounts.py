@@ -112,8 +112,11 @@ def demo_logins_join_teams() -> list[str]:
         user = User.objects.filter(username=username).select_related("practitioner").first()
         if user is None or user.practitioner is None or user.institution_id is None:
             continue
-        team = FamilyDoctorTeam.objects.filter(institution_id=user.institution_id).order_by("code")
-        team = team.first()
+        team = (
+            FamilyDoctorTeam.objects.filter(institution_id=user.institution_id)
+            .order_by("code")
+            .first()
+        )
         if team is None:
             continue
         team_member_add(actor=None, team=team, practitioner=user.practitioner, role=role)

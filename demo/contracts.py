@@ -189,6 +189,7 @@ def _left_register() -> dict[int, tuple[dt.date, str]]:
         )
         .values_list("resident_id", "valid_to", "ended_reason")
         .iterator(chunk_size=BATCH)
+        if last_day is not None  # an ended period has its last day
     }
 
 
@@ -202,10 +203,8 @@ def _terminate(contract: Contract, left: tuple[dt.date, str], today: dt.date) ->
         TerminationReason.DIED if reason == RegistrationEnd.DIED else TerminationReason.MOVED_AWAY
     )
     contract.terminated_note = "演示数据 (demo data)"
-    contract.terminated_at = max(
-        dt.datetime.combine(day, dt.time(10), tzinfo=timezone.get_current_timezone()),
-        contract.signed_at,
-    )
+    ended = dt.datetime.combine(day, dt.time(10), tzinfo=timezone.get_current_timezone())
+    contract.terminated_at = max(ended, contract.signed_at) if contract.signed_at else ended
 
 
 def _contracts(
@@ -244,7 +243,7 @@ def _contracts(
 
     residents = (
         Resident.objects.order_by("pk")
-        .values_list("pk", "public_id", "birth_date", "district", "registered_by_id")
+        .values_list("pk", "public_id", "birth_date", "district__code", "registered_by_id")
         .iterator(chunk_size=BATCH)
     )
     for resident_id, public_id, birth_date, district, registered_by_id in residents:
@@ -438,12 +437,15 @@ def _events(contracts: list[Contract]) -> list[ContractEvent]:
     }
     rows = []
     for contract in contracts:
+        signed_at = contract.signed_at
+        if signed_at is None:  # every demo contract is made signed (_contract)
+            raise ValueError(f"demo contract {contract.public_id} has no signing time")
         for event in events_from_dates(
             status=contract.status,
             start=contract.start_date,
             end=contract.end_date,
-            created_at=contract.signed_at,
-            signed_at=contract.signed_at,
+            created_at=signed_at,
+            signed_at=signed_at,
             begins=RENEWAL_OF if contract.previous_contract_id else DEMO,
             begins_active=True,
             ended_at=contract.terminated_at or successor_signed.get(contract.pk),

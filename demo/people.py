@@ -133,7 +133,7 @@ def generate_residents(
     communities: list[list[tuple[str, str, int]]] = []
     for district in districts:
         primaries = network.primaries_in(district)
-        labels = []
+        labels: list[tuple[str, str, int]] = []
         for street_number, street in enumerate(reference.STREETS.get(district, ["城区"])):
             for k in range(reference.COMMUNITIES_PER_STREET):
                 word = reference.COMMUNITY_WORDS[

@@ -79,6 +79,7 @@ class Walk:
     encounter: Encounter | None = None
     source_stay: Encounter | None = None
     closing_followup: FollowUp | None = None
+    slot: tuple[int, dt.date] | None = None  # the (department, day) slot it holds, if booked
 
 
 @dataclass
@@ -130,7 +131,8 @@ class ReferralWalker(AroundReferral):
 
     def referral(self, resident: Resident, direction: str, at: dt.datetime) -> Walk | None:
         """The walk of a new referral opened `at`, or None when it has nowhere to go."""
-        home = self.institutions.get(resident.registered_by_id)
+        registered_by = resident.registered_by_id
+        home = self.institutions.get(registered_by) if registered_by is not None else None
         if home is None or home.tier != Tier.PRIMARY:
             local = [p for p in self.primaries if p.district == resident.district_id]
             home = self.rng.choice(local or self.primaries)
@@ -237,7 +239,7 @@ class ReferralWalker(AroundReferral):
             return False
         from_status = referral.status
         if action == "create":
-            to_status = S.DRAFT
+            to_status: str = S.DRAFT
         else:
             transition = transition_for(from_status, action)
             assert transition is not None, (from_status, action)  # noqa: S101 - the table rules
@@ -262,7 +264,7 @@ class ReferralWalker(AroundReferral):
             ReferralUrgency.EMERGENCY: self._hours(0.05, 0.8),  # some past the 30 minutes
             ReferralUrgency.URGENT: self._hours(0.3, 6),
             ReferralUrgency.ROUTINE: self._hours(1, 64),
-        }[r.urgency]
+        }[ReferralUrgency(r.urgency)]
         if r.direction == ReferralDirection.DOWN:
             decision = self._hours(2, 30)
         at = at + decision
@@ -298,19 +300,23 @@ class ReferralWalker(AroundReferral):
                 r.closed_at = at
                 walk.closing_followup = self._closing_followup(r, at)
             return self._finish(walk)
-        if not self._book(walk, at + self._hours(1, 60), Action.SCHEDULE):
+        scheduled_at = at + self._hours(1, 60)
+        day = self._book(walk, scheduled_at, Action.SCHEDULE)
+        if day is None:
             return self._finish(walk)
         if rng.random() < 0.06:
             missed = max(
-                self._appointment_time(r.appointment_date) + dt.timedelta(hours=9),
-                r.scheduled_at + dt.timedelta(hours=2),
+                self._appointment_time(day) + dt.timedelta(hours=9),
+                scheduled_at + dt.timedelta(hours=2),
             )
             if not self._step(walk, Action.NO_SHOW, missed):
                 return self._finish(walk)
             r.no_show_at = missed
-            self._release(r)
+            self._release(walk)
             if rng.random() < 0.6:
-                if not self._book(walk, missed + self._hours(2, 20), Action.RESCHEDULE):
+                scheduled_at = missed + self._hours(2, 20)
+                day = self._book(walk, scheduled_at, Action.RESCHEDULE)
+                if day is None:
                     return self._finish(walk)
                 r.reschedule_count = 1
             else:
@@ -318,14 +324,14 @@ class ReferralWalker(AroundReferral):
                     r.cancel_reason = "患者未再联系"
                 return self._finish(walk)
         elif rng.random() < 0.02:
-            when = r.scheduled_at + self._hours(1, 24)
+            when = scheduled_at + self._hours(1, 24)
             if self._step(walk, Action.CANCEL, when, "患者已在他院就诊"):
                 r.cancel_reason = "患者已在他院就诊"
-                self._release(r)
+                self._release(walk)
             return self._finish(walk)
         arrived = max(
-            self._appointment_time(r.appointment_date) + self._hours(0, 3),
-            r.scheduled_at + self._hours(0.2, 1),
+            self._appointment_time(day) + self._hours(0, 3),
+            scheduled_at + self._hours(0.2, 1),
         )
         if not self._step(walk, Action.ARRIVE, arrived):
             return self._finish(walk)
@@ -345,11 +351,12 @@ class ReferralWalker(AroundReferral):
         if r.return_to_primary_care:
             self._follow_on(walk, completed)
         acknowledged = completed + self._hours(1, 110)
-        if acknowledged <= r.due_at:  # set_due: the acknowledge deadline
+        deadline = r.due_at  # set_due (at the completion): the acknowledge deadline
+        if deadline is None or acknowledged <= deadline:
             if self._step(walk, Action.ACKNOWLEDGE, acknowledged):
                 r.closed_at = acknowledged
         else:
-            auto = r.due_at + dt.timedelta(minutes=rng.randrange(5, 60))  # the next job run
+            auto = deadline + dt.timedelta(minutes=rng.randrange(5, 60))  # the next job run
             if self._step(walk, Action.AUTO_CLOSE, auto, "转出方3天内未确认，系统自动闭环"):
                 r.closed_at = auto
         return self._finish(walk)
@@ -357,30 +364,30 @@ class ReferralWalker(AroundReferral):
     def _appointment_time(self, day: dt.date) -> dt.datetime:
         return dt.datetime.combine(day, dt.time(8, 0), tzinfo=self.tz)
 
-    def _book(self, walk: Walk, at: dt.datetime, action: str) -> bool:
+    def _book(self, walk: Walk, at: dt.datetime, action: str) -> dt.date | None:
+        """Book the appointment at `at`: its day, or None when the walk stops here."""
         r = walk.referral
         if at > self.now:
-            return False
+            return None
         day = timezone.localtime(at, self.tz).date() + dt.timedelta(days=self.rng.randint(1, 6))
         capacity = self.slot_capacity.get(r.to_department_id, 0)
         if r.urgency == ReferralUrgency.EMERGENCY:
             day = timezone.localtime(at, self.tz).date()
         elif capacity == 0:
-            return False  # stays accepted: the department reserves no slots
+            return None  # stays accepted: the department reserves no slots
         else:
             while self.booked[(r.to_department_id, day)] >= capacity:
                 day += dt.timedelta(days=1)
             self.booked[(r.to_department_id, day)] += 1
-            r._demo_slot = (r.to_department_id, day)
+            walk.slot = (r.to_department_id, day)
         r.appointment_date = day
         r.scheduled_at = at
-        return self._step(walk, action, at, date=day.isoformat())
+        return day if self._step(walk, action, at, date=day.isoformat()) else None
 
-    def _release(self, r: Referral) -> None:
-        key = getattr(r, "_demo_slot", None)
-        if key is not None:
-            self.booked[key] -= 1
-            r._demo_slot = None
+    def _release(self, walk: Walk) -> None:
+        if walk.slot is not None:
+            self.booked[walk.slot] -= 1
+            walk.slot = None
 
     def _redirect(self, walk: Walk, at: dt.datetime) -> None:
         r = walk.referral
@@ -447,7 +454,7 @@ class ReferralWalker(AroundReferral):
             key = (r.resident_id, r.to_department_id, r.direction)
             if key in self.open_keys:  # one open referral per target: drop this demo row
                 walk.steps.clear()
-                self._release(r)
+                self._release(walk)
                 return
             self.open_keys.add(key)
         if r.status in ESCALATING_STATUSES and r.due_at is not None and r.due_at < self.now:

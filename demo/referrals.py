@@ -149,7 +149,8 @@ class _ReferralYear:
             around_rng=random.Random(f"referrals-{seed}:around"),  # noqa: S311
         )
         self.counts: Counter[str] = Counter()
-        self.slotted: list[Referral] = []  # written referrals holding a booked day slot
+        # written referrals holding a booked (department, day) slot
+        self.slotted: list[tuple[Referral, tuple[int, dt.date]]] = []
 
     def ready(self) -> bool:
         return bool(
@@ -202,22 +203,24 @@ class _ReferralYear:
 
     def _write(self, walks: list[Walk]) -> None:
         walks = [w for w in walks if w.steps]
-        children = [w for w in walks if w.child_walk is not None and w.child_walk.steps]
-        self._write_around([*walks, *(w.child_walk for w in children)])
+        # (parent walk, its child's walk) where the child got somewhere
+        children = [(w, c) for w in walks if (c := w.child_walk) is not None and c.steps]
+        self._write_around([*walks, *(c for _w, c in children)])
         parents = [w.referral for w in walks]
         objects_insert(Referral, parents)
-        for w in children:
+        for w, c in children:
             if w.child_kind == "redirect":
-                w.child.redirected_from = w.referral
-        objects_insert(Referral, [w.child for w in children])
+                c.referral.redirected_from = w.referral
+        objects_insert(Referral, [c.referral for _w, c in children])
         linked = []
-        for w in children:
+        for w, c in children:
             if w.child_kind == "follow_on":
-                w.referral.follow_on = w.child
+                w.referral.follow_on = c.referral
                 linked.append(w.referral)
         Referral.objects.bulk_update(linked, ["follow_on"], batch_size=BATCH)
+        written = [*walks, *(c for _w, c in children)]
         events = []
-        for w in [*walks, *(c.child_walk for c in children)]:
+        for w in written:
             for action, from_status, to_status, at, reason, details in w.steps:
                 events.append(
                     ReferralEvent(
@@ -234,9 +237,7 @@ class _ReferralYear:
         objects_insert(ReferralEvent, events)
         self.counts["referrals"] += len(parents) + len(children)
         self.counts["events"] += len(events)
-        self.slotted.extend(
-            r for r in [*parents, *(w.child for w in children)] if getattr(r, "_demo_slot", None)
-        )
+        self.slotted.extend((w.referral, w.slot) for w in written if w.slot is not None)
 
     def _write_around(self, walks: list[Walk]) -> None:
         """The visits and follow-ups the referrals link to, written first to take their ids."""
@@ -253,7 +254,7 @@ class _ReferralYear:
         self.counts["follow_ups"] += len(follow_ups)
 
     def _write_slots(self) -> None:
-        keys = sorted({r._demo_slot for r in self.slotted})
+        keys = sorted({slot for _r, slot in self.slotted})
         rows = [
             DepartmentDaySlots(
                 department_id=department_id,
@@ -265,7 +266,9 @@ class _ReferralYear:
         ]
         objects_insert(DepartmentDaySlots, rows)
         by_key = {(row.department_id, row.date): row.pk for row in rows}
-        for r in self.slotted:
-            r.appointment_id = by_key[r._demo_slot]
-        Referral.objects.bulk_update(self.slotted, ["appointment"], batch_size=BATCH)
+        for r, slot in self.slotted:
+            r.appointment_id = by_key[slot]
+        Referral.objects.bulk_update(
+            [r for r, _slot in self.slotted], ["appointment"], batch_size=BATCH
+        )
         self.counts["slots"] = len(rows)

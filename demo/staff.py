@@ -12,7 +12,7 @@ from healthnet.models import Department, Practitioner, PractitionerRole, UserRol
 
 DOCTOR_TITLES = [("住院医师", 0.40), ("主治医师", 0.35), ("副主任医师", 0.17), ("主任医师", 0.08)]
 NURSE_TITLES = [("护士", 0.35), ("护师", 0.35), ("主管护师", 0.25), ("副主任护师", 0.05)]
-TITLES = {
+TITLES: dict[str, str] = {  # by role (a practitioner's role is its text)
     UserRole.PUBLIC_HEALTH: "公共卫生医师",
     UserRole.PHARMACIST: "药师",
     UserRole.REFERRAL_COORDINATOR: "",
@@ -61,9 +61,13 @@ def generate_staff(
     rng = random.Random(f"{seed}:staff")  # noqa: S311 - reproducible demo data
     names = NameMaker(rng)
     staffed = set(PractitionerRole.objects.values_list("institution_id", flat=True).distinct())
-    licenses = set(
-        Practitioner.objects.exclude(license_number=None).values_list("license_number", flat=True)
-    )
+    licenses = {
+        number
+        for number in Practitioner.objects.exclude(license_number=None).values_list(
+            "license_number", flat=True
+        )
+        if number is not None  # (excluded already: this tells the type)
+    }
     practitioners: list[Practitioner] = []
     # (index into practitioners, institution id, department id, role)
     assignments: list[tuple[int, int, int | None, str]] = []

@@ -48,7 +48,7 @@ def generate_teams(
     residents_by_district = dict(
         Resident.objects.values_list("district")
         .annotate(n=Count("pk"))
-        .values_list("district", "n")
+        .values_list("district__code", "n")
     )
     by_district: dict[str, list[Institution]] = defaultdict(list)
     for institution in primaries:
@@ -89,7 +89,8 @@ def generate_teams(
                 service_area=area[index::TEAM_COUNT][:5] if area else [],
             )
             teams.append(team)
-            picked = [
+            # (practitioner, team role, home institution: a specialist's hospital, else None)
+            picked: list[tuple[int, TeamMemberRole, int | None]] = [
                 (gp, TeamMemberRole.GP, None),
                 (
                     roles[UserRole.NURSE][k % len(roles[UserRole.NURSE])],
@@ -106,10 +107,10 @@ def generate_teams(
                 specialists.get(institution.district_id) or specialists.get("*") or []
             )
             if hospital_doctors:
-                doctor_id, home_id = hospital_doctors[rng.randrange(len(hospital_doctors))]
-                picked.append((doctor_id, TeamMemberRole.SPECIALIST, home_id))
+                doctor_id, hospital_id = hospital_doctors[rng.randrange(len(hospital_doctors))]
+                picked.append((doctor_id, TeamMemberRole.SPECIALIST, hospital_id))
             seen = set()
-            for practitioner_id, role, home_id in picked:
+            for practitioner_id, member_role, home_id in picked:
                 if practitioner_id in seen:
                     continue
                 seen.add(practitioner_id)
@@ -117,7 +118,7 @@ def generate_teams(
                     TeamMember(
                         team=team,
                         practitioner_id=practitioner_id,
-                        role=role,
+                        role=member_role,
                         home_institution_id=home_id,
                     )
                 )
@@ -150,7 +151,7 @@ def _specialists_by_district() -> dict[str, list[tuple[int, int]]]:
         PractitionerRole.objects.filter(active=True, role=UserRole.DOCTOR)
         .exclude(institution__tier=Tier.PRIMARY)
         .order_by("practitioner_id")
-        .values_list("institution__district", "practitioner_id", "institution_id")
+        .values_list("institution__district__code", "practitioner_id", "institution_id")
     )
     for district, practitioner_id, institution_id in rows:
         found[district].append((practitioner_id, institution_id))
@@ -161,7 +162,7 @@ def _specialists_by_district() -> dict[str, list[tuple[int, int]]]:
 def _communities_by_district() -> dict[str, list[str]]:
     rows = (
         Resident.objects.exclude(community="")
-        .values_list("district", "community")
+        .values_list("district__code", "community")
         .distinct()
         .order_by("district", "community")
     )

@@ -10,7 +10,7 @@ import datetime as dt
 import itertools
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from demo.network import InstitutionView, NetworkView
@@ -36,7 +36,7 @@ LOCAL_OFFSET = dt.timedelta(hours=8)  # Asia/Shanghai has no daylight saving
 # dominates; emergencies and admissions go mostly to hospitals. Overall primary share ≈ 0.60.
 EMERGENCY_SHARE = 0.06
 INPATIENT_SHARE = {False: 0.03, True: 0.07}  # keyed by "65 or older"
-PRIMARY_SHARE = {
+PRIMARY_SHARE: dict[str, float] = {  # by encounter kind (its text)
     EncounterKind.OUTPATIENT: 0.655,
     EncounterKind.EMERGENCY: 0.12,
     EncounterKind.INPATIENT: 0.08,
@@ -65,7 +65,7 @@ class _Pick:
     cumulative: list[float]
 
     @classmethod
-    def of(cls, weighted: list[tuple[object, float]]) -> _Pick | None:
+    def of(cls, weighted: Sequence[tuple[object, float]]) -> _Pick | None:
         weighted = [(item, weight) for item, weight in weighted if weight > 0]
         if not weighted:
             return None
@@ -114,7 +114,10 @@ def _day_table(today: dt.date) -> tuple[list[dt.datetime], _Pick]:
         midnight = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC) - LOCAL_OFFSET
         days.append(midnight)
         weighted.append((len(days) - 1, weight))
-    return days, _Pick.of(weighted)
+    pick = _Pick.of(weighted)
+    if pick is None:  # every day weighs more than nothing
+        raise ValueError("no day to draw from")
+    return days, pick
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -297,4 +300,6 @@ def _institution_for(
         for bit, found in specialists:
             if tags & bit and rand() < 0.6:
                 return found[int(rand() * len(found))]
+    if hospital_pick is None:  # neither a primary institution nor a hospital to visit
+        raise ValueError("a network without institutions has no visits")
     return hospital_pick.pick(rand())

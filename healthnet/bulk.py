@@ -217,7 +217,7 @@ def model_instances(
 
 
 def objects_insert(
-    model: type[models.Model], objects: list[models.Model], *, batch_size: int = BULK_BATCH_SIZE
+    model: type[models.Model], objects: Sequence[models.Model], *, batch_size: int = BULK_BATCH_SIZE
 ) -> None:
     """Insert unsaved instances of `model` and set their pks (reserved, never read back) and
     auto_now fields. The instances then behave as saved ones."""

@@ -18,7 +18,7 @@ from typing import Any
 from healthnet.models import Resident
 
 RESIDENT_CARD_CURRENT: list[Callable[[Resident], Any]] = []
-RESIDENT_LEFT: list[Callable[[Resident, str, Any], None]] = []
+RESIDENT_LEFT: list[Callable[[Resident, str, Any], object]] = []  # (what a hook returns is unused)
 
 
 def resident_card_current(resident: Resident) -> Any:

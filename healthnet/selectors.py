@@ -359,7 +359,7 @@ def resident_district_on(resident: Resident, day: dt.date) -> str | None:
     return (
         residents_registered_on(day)
         .filter(resident=resident)
-        .values_list("district_id", flat=True)
+        .values_list("district__code", flat=True)  # the same column (district_id is the code)
         .first()
     )
 

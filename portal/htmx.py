@@ -8,13 +8,29 @@ the same region overrides the header with "0".
 
 from __future__ import annotations
 
-from django.http import HttpRequest
+from typing import TYPE_CHECKING
 
+from django.http import HttpRequest
+from django_htmx.middleware import HtmxDetails
+
+from healthnet.http import SignedInRequest
 from healthnet.middleware import BACKGROUND_POLL_HEADER, is_background_request
+
+if TYPE_CHECKING:
+    from portal.menu import Page
 
 # The header's name, for templates and tests (one definition, in healthnet.middleware, which
 # stops a background request from counting as a person's activity).
 POLL_HEADER = BACKGROUND_POLL_HEADER
+
+
+class PortalRequest(SignedInRequest):
+    """What a page view receives (for annotations, see healthnet.http): a signed-in user,
+    django-htmx's `request.htmx` (HtmxMiddleware runs on every request) and the page that
+    `page_view` let the user into."""
+
+    htmx: HtmxDetails
+    portal_page: Page
 
 
 def is_background_poll(request: HttpRequest) -> bool:

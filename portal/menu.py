@@ -19,11 +19,13 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
 
 from healthcodes.permissions import (
     can_print_static_healthcodes,
@@ -150,19 +152,23 @@ def landing_page_for(user: User) -> Page | None:
     return next((page for page in PAGES if page.in_menu and allows(user, page.rule)), None)
 
 
-def page_view(name: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+View = Callable[..., HttpResponseBase]  # a page may answer with a file (FileResponse)
+
+
+def page_view(name: str) -> Callable[[View], View]:
     """Guard a view with its page's rule: log in first, then 403 unless the rule holds.
 
     An htmx request (a partial, a poll) whose session has ended is told to load the login page
     as a whole page instead of having it swapped into a fragment."""
     page = PAGE_BY_NAME[name]  # an unknown name fails at import, not at the first request
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: View) -> View:
         @wraps(view)
-        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.is_authenticated:
-                if getattr(request, "htmx", False):
-                    current = request.htmx.current_url_abs_path or reverse(f"portal:{name}")
+                htmx: HtmxDetails | None = getattr(request, "htmx", None)
+                if htmx:
+                    current = htmx.current_url_abs_path or reverse(f"portal:{name}")
                     return HttpResponseClientRedirect(redirect_to_login(current).url)
                 return redirect_to_login(request.get_full_path())
             if not allows(request.user, page.rule):

@@ -3,7 +3,7 @@ so a form asks for exactly what the service needs and is checked by the same sch
 
 `SchemaForm(RenewIn, data=request.POST, labels=…, choices=…)` lists the schema's fields as
 `FormField`s (the template `portal/includes/schema_form_fields.html` renders them, each with its
-label, hint and error), reads a submitted form into the schema (`is_valid()`, then `payload`),
+label, hint and error), reads a submitted form into the schema (`is_valid()`, then `validated`),
 and places a service's refusal at the field it names (`add_domain_error`). The widget follows
 the field's type: an enumeration → radio buttons, a list → checkboxes, a bool → a checkbox, a
 datetime → a local date-time input, a long text → a text area; a string given `choices` → a
@@ -18,7 +18,7 @@ import types
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from annotated_types import MaxLen
 from django.http import QueryDict
@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 
 from healthnet.errors import DomainError
+from healthnet.workflow import ActionSpec
 
 TEXTAREA_FROM_LENGTH = 500
 Choices = Sequence[tuple[str, Any]]
@@ -99,10 +100,20 @@ REQUIRED = _("此项必填。")
 INVALID = _("格式不正确。")
 
 
-class SchemaForm:
+S = TypeVar("S", bound=Schema)
+
+
+def input_schema(spec: ActionSpec) -> type[Schema]:
+    """The input schema of an action shown as a form (an action that takes none has no form)."""
+    if spec.input is None or not issubclass(spec.input, Schema):
+        raise TypeError(f"{spec.name} takes no input schema: it has no form")
+    return spec.input
+
+
+class SchemaForm(Generic[S]):
     def __init__(
         self,
-        schema: type[Schema],
+        schema: type[S],
         *,
         data: QueryDict | None = None,
         initial: Mapping[str, Any] | None = None,
@@ -116,7 +127,7 @@ class SchemaForm:
         self.schema = schema
         self.data = data
         self.non_field_errors: list[str] = []
-        self.payload: Schema | None = None
+        self.payload: S | None = None
         choices = choices or {}
         initial = initial or {}
         self.fields: list[FormField] = []
@@ -192,6 +203,13 @@ class SchemaForm:
                 self.add_error(name, str(message))
             return False
         return True
+
+    @property
+    def validated(self) -> S:
+        """The payload that `is_valid()` read (asking before it held is a bug)."""
+        if self.payload is None:
+            raise RuntimeError("SchemaForm.validated read before is_valid() held")
+        return self.payload
 
     def add_error(self, name: str, message: str) -> None:
         target = self.by_name.get(name)

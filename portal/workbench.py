@@ -54,10 +54,9 @@ def _awaiting_decision(user: User, today: dt.date) -> Count:
 
 
 def _arrivals_today(user: User, today: dt.date) -> Count:
-    scheduled = referrals_worklist(user, _incoming(status=[ReferralStatus.SCHEDULED]))
-    # WorklistFilters has no appointment day yet: the one refinement made here, on the
-    # selector's own scoped queryset (to become WorklistFilters(appointment_date=...)).
-    return Count(total=scheduled.filter(appointment_date=today).count())
+    # The same filters the counter's link gives the worklist (?status=scheduled&appointment_date=).
+    arriving = _incoming(status=[ReferralStatus.SCHEDULED], appointment_date=today)
+    return Count(total=referrals_worklist(user, arriving).count())
 
 
 def _downward_to_pick_up(user: User, today: dt.date) -> Count:

@@ -17,7 +17,7 @@ from django.http import Http404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 
-from config.openapi import errors, view_answer
+from config.openapi import IsoDate, errors, view_answer
 from config.pagination import PageNumberPagination
 from healthnet.errors import Forbidden, InvalidInput, NotFound
 from healthnet.selectors import department_by_public_id
@@ -238,7 +238,7 @@ class WorklistFilter(Schema):
     overdue: bool | None = None
     department: uuid.UUID | None = None
     resident: uuid.UUID | None = None
-    appointment_date: dt.date | None = Field(None, description="the appointment day")
+    appointment_date: IsoDate | None = Field(None, description="the appointment day")
 
 
 class SuggestionOut(Schema):
@@ -388,7 +388,7 @@ def referral_suggestions(
 
 class SlotsFilter(Schema):
     department: uuid.UUID = Field(..., description="the receiving department's id")
-    start: dt.date | None = Field(None, alias="from", description="the first day (default today)")
+    start: IsoDate | None = Field(None, alias="from", description="the first day (default today)")
     days: int = Field(14, ge=1, le=selectors.SLOTS_MAX_DAYS, description="how many days")
 
 
@@ -408,7 +408,7 @@ class SlotsOut(Schema):
 
 @router.get(
     "/slots",
-    response={200: SlotsOut, **errors(403)},
+    response={200: SlotsOut, **errors(403, 404)},
 )
 def referral_slots(request, filters: Query[SlotsFilter]):
     """A department's reserved referral slots (预留号源) per day: capacity, booked and free, for

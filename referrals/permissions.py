@@ -66,4 +66,3 @@ def can_view_referral_slots(user: User) -> bool:
     return is_institution_staff(user) and (
         has_permission(user, "referral.worklist") or can_create_referral(user)
     )
-

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Query, Router, Schema
+from ninja.params.functions import Path as PathEx
 
 from healthnet.errors import Forbidden, NotFound
 from healthnet.permissions import has_permission
@@ -29,6 +30,9 @@ router = Router(tags=["reports"])
 
 Level = Literal["city", "district", "alliance", "institution", "team"]
 FHIR_JSON = "application/fhir+json; charset=utf-8"
+# What the server accepts, said in the OpenAPI document too (a KPI code; a month, quarter or year).
+KPI_CODE = r"^[a-z][a-z0-9_]*$"
+PERIOD_LABEL = r"^[0-9]{4}(-[0-9]{2}|Q[1-4])?$"
 
 
 def _reader(request: HttpRequest) -> None:
@@ -116,17 +120,27 @@ class CardOut(Schema):
 
 
 class TableQuery(Schema):
-    kpi: str = Field(..., max_length=64)
-    period: str = Field(..., max_length=10, description="2026-03, 2026Q1 or 2026")
+    kpi: str = Field(..., min_length=1, max_length=64, pattern=KPI_CODE)
+    period: str = Field(
+        ..., min_length=4, max_length=7, pattern=PERIOD_LABEL, description="2026-03, 2026Q1 or 2026"
+    )
     level: Level = "city"
-    unit: str | None = Field(None, max_length=40, description="only units under this parent")
+    unit: str | None = Field(
+        None, min_length=1, max_length=40, description="only units under this parent"
+    )
 
 
 class SeriesQuery(Schema):
-    kpi: str = Field(..., max_length=64)
+    kpi: str = Field(..., min_length=1, max_length=64, pattern=KPI_CODE)
     level: Level = "city"
-    unit: str = Field("city", max_length=40)
-    last: str = Field(..., max_length=10, description="the last period: 2026-03 (or 2026Q1)")
+    unit: str = Field("city", min_length=1, max_length=40)
+    last: str = Field(
+        ...,
+        min_length=4,
+        max_length=7,
+        pattern=PERIOD_LABEL,
+        description="the last period: 2026-03 (or 2026Q1)",
+    )
     months: int = Field(24, ge=1, le=selectors.MAX_SERIES, description="periods in the series")
 
 
@@ -141,7 +155,7 @@ def kpi_list(request):
 
 
 @router.get("/kpis/{code}", response=KpiOut)
-def kpi_detail(request, code: str):
+def kpi_detail(request, code: Annotated[str, PathEx(min_length=1, max_length=64)]):
     _reader(request)
     kpi = selectors.kpi_or_none(code)
     if kpi is None:
@@ -185,9 +199,11 @@ def kpi_series(request, query: Query[SeriesQuery]):
 
 
 class CardsQuery(Schema):
-    period: str = Field(..., max_length=10, description="2026-03, 2026Q1 or 2026")
+    period: str = Field(
+        ..., min_length=4, max_length=7, pattern=PERIOD_LABEL, description="2026-03, 2026Q1 or 2026"
+    )
     level: Level = "city"
-    unit: str = Field("city", max_length=40)
+    unit: str = Field("city", min_length=1, max_length=40)
 
 
 @router.get("/cards", response=list[CardOut])
@@ -213,8 +229,12 @@ def kpi_cards(request, query: Query[CardsQuery]):
 
 
 class ExportQuery(Schema):
-    period: str = Field(..., max_length=10, description="2026-03, 2026Q1 or 2026")
-    kpi: str | None = Field(None, max_length=64, description="one KPI (default: all)")
+    period: str = Field(
+        ..., min_length=4, max_length=7, pattern=PERIOD_LABEL, description="2026-03, 2026Q1 or 2026"
+    )
+    kpi: str | None = Field(
+        None, min_length=1, max_length=64, pattern=KPI_CODE, description="one KPI (default: all)"
+    )
 
 
 def _export_rows(query: ExportQuery):
@@ -283,7 +303,7 @@ FHIR_RESPONSES = {
 
 
 @router.get("/fhir/Measure/{measure_id}", openapi_extra={"responses": FHIR_RESPONSES})
-def fhir_measure(request, measure_id: str):
+def fhir_measure(request, measure_id: Annotated[str, PathEx(min_length=1, max_length=80)]):
     """The FHIR R4 Measure of a KPI (its id: the KPI code with '-' for '_')."""
     _reader(request)
     kpi = selectors.kpi_or_none(measure_id.replace("-", "_"))
@@ -293,10 +313,14 @@ def fhir_measure(request, measure_id: str):
 
 
 class MeasureReportQuery(Schema):
-    kpi: str = Field(..., max_length=64)
-    period: str = Field(..., max_length=10, description="2026-03, 2026Q1 or 2026")
+    kpi: str = Field(..., min_length=1, max_length=64, pattern=KPI_CODE)
+    period: str = Field(
+        ..., min_length=4, max_length=7, pattern=PERIOD_LABEL, description="2026-03, 2026Q1 or 2026"
+    )
     level: Level = "city"
-    unit: str = Field("city", max_length=40, description="the unit's code at that level")
+    unit: str = Field(
+        "city", min_length=1, max_length=40, description="the unit's code at that level"
+    )
 
 
 @router.get("/fhir/MeasureReport", openapi_extra={"responses": FHIR_RESPONSES})

@@ -19,8 +19,9 @@ from healthnet.errors import InvalidInput
 from reports.kpis import KPIS, Kpi
 from reports.models import KpiRebuild, KpiValue
 from reports.periods import Period, period_containing
+from reports.units import Level
 
-LEVELS = ("city", "district", "alliance", "institution", "team")
+LEVELS: tuple[Level, ...] = ("city", "district", "alliance", "institution", "team")
 # Below the institution: where a few records could be a few identifiable people.
 SMALL_CELL_LEVELS = frozenset({"team"})
 MAX_SERIES = 60
@@ -104,6 +105,7 @@ def is_small_cell(
 ) -> bool:
     if level not in SMALL_CELL_LEVELS:
         return False
+    base: Decimal | None
     if denominator is not None:
         base = denominator
     elif kpi.unit == "count":
@@ -175,7 +177,7 @@ def kpi_table(kpi: str, period: Period, level: str, parent_code: str | None = No
 def kpis_table(period: Period, levels: tuple[str, ...] = LEVELS) -> list[KpiRow]:
     """Every KPI of one period at the given levels (the exports): one query."""
     order = {code: index for index, code in enumerate(KPIS)}
-    level_order = {level: index for index, level in enumerate(LEVELS)}
+    level_order: dict[str, int] = {level: index for index, level in enumerate(LEVELS)}
     values = KpiValue.objects.filter(
         period_kind=period.kind, period_start=period.start, level__in=levels, kpi__in=list(KPIS)
     ).only(*_COLUMNS)

@@ -185,7 +185,8 @@ def events_from_dates(
         at = max(events[-1].at, local_midnight(expiry_day(end)))
         events.append(PlannedEvent(at, Action.EXPIRE, S.RENEWAL_DUE, S.EXPIRED))
         return events
-    action = {S.RENEWED: Action.RENEW, S.SWITCHED: Action.SWITCH}.get(status, Action.TERMINATE)
+    final_actions: dict[str, str] = {S.RENEWED: Action.RENEW, S.SWITCHED: Action.SWITCH}
+    action = final_actions.get(status, Action.TERMINATE)
     events.append(_final(events, status, action, ended_at, terminated_reason))
     return events
 

@@ -15,6 +15,7 @@ For a switch the team is the one the resident moves to (it signs the new contrac
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -73,9 +74,13 @@ S = ContractStatus
 TEAM_STAFF = frozenset(INSTITUTION_SCOPED_ROLES)
 INSTITUTION_ADMIN = frozenset({UserRole.INSTITUTION_ADMIN})
 # Who may take a user transition, and who may offer a contract (creation is not a transition).
-USER_ACTORS = {Party.TEAM: TEAM_STAFF, Party.INSTITUTION: INSTITUTION_ADMIN}
+# (Mapping[str, frozenset[str]]: the workflow's actor tables key parties and roles by their text.)
+USER_ACTORS: Mapping[str, frozenset[str]] = {
+    Party.TEAM: TEAM_STAFF,
+    Party.INSTITUTION: INSTITUTION_ADMIN,
+}
 OFFER_ACTORS = USER_ACTORS
-SYSTEM_ACTORS = {Party.SYSTEM: frozenset[str]()}
+SYSTEM_ACTORS: Mapping[str, frozenset[str]] = {Party.SYSTEM: frozenset()}
 
 CONTRACT_LIFECYCLE: Workflow[StateFacts] = Workflow(
     name="contract",

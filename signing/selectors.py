@@ -1,16 +1,12 @@
-"""Reads of family-doctor signing, with their scope and joins decided here once.
-
-履约率 (fulfilment rate) = follow-ups done on time ÷ follow-ups due, where
-- due: not cancelled and due_date ≤ the as-of day;
-- done on time: among those, done within FOLLOWUP_ON_TIME_DAYS after the due date.
-"""
+"""Reads of family-doctor signing, with their scope and joins decided here once. The contract
+timeline (signing.history) and the 履约率 (signing.fulfilment) live in their own modules for size,
+and are read through this one."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
@@ -28,8 +24,14 @@ from healthnet.populations import birth_date_range_for_age_population
 from healthnet.selectors import resident_related_to_institution
 from signing import permissions
 
-# The contract timeline's reads live in signing.history (this module's size); they are part of
-# this door.
+# The contract timeline's and the 履约率's reads live in their own modules (this module's size);
+# they are part of this door.
+from signing.fulfilment import (  # noqa: F401
+    FulfilmentRate,
+    contract_fulfilment,
+    fulfilment_by_team,
+    team_fulfilment,
+)
 from signing.history import (  # noqa: F401
     contract_events_between,
     contract_status_on,
@@ -70,7 +72,7 @@ def member_team_ids(user: User | None) -> frozenset[int]:
                 practitioner_id=user.practitioner_id, active=True, team__active=True
             ).values_list("team_id", flat=True)
         )
-        user._signing_member_team_ids = cached
+        setattr(user, "_signing_member_team_ids", cached)  # noqa: B010 (not a User field)
     return cached
 
 
@@ -107,7 +109,7 @@ def teams_visible_to(
     if institution:
         qs = qs.filter(institution__code=institution)
     if district:
-        qs = qs.filter(institution__district=district)
+        qs = qs.filter(institution__district__code=district)
     return _with_load(qs).order_by("code")
 
 
@@ -125,6 +127,8 @@ def teams_of_institution(institution_id: int | None) -> QuerySet[FamilyDoctorTea
         .select_related("practitioner", "home_institution")
         .order_by("role", "practitioner__name", "pk")
     )
+    if institution_id is None:  # a user of no institution has no institution's teams
+        return FamilyDoctorTeam.objects.none()
     return (
         _with_load(FamilyDoctorTeam.objects.filter(institution_id=institution_id))
         .prefetch_related(Prefetch("members", queryset=members, to_attr="members_active"))
@@ -221,7 +225,11 @@ def contracts_visible_to(
     place)."""
     today = today or timezone.localdate()
     if user.role == UserRole.RESIDENT:
-        qs = Contract.objects.filter(resident_id=user.resident_id)
+        qs = (
+            Contract.objects.filter(resident_id=user.resident_id)
+            if user.resident_id is not None
+            else Contract.objects.none()
+        )
     else:
         visible_teams = FamilyDoctorTeam.objects.filter(_team_scope(user)).values("pk")
         qs = Contract.objects.filter(team_id__in=visible_teams)
@@ -427,61 +435,6 @@ def overdue_counts_by_team(*, today: dt.date) -> list[tuple[FamilyDoctorTeam, in
     counts = {row["contract__team_id"]: row["n"] for row in rows}
     teams = FamilyDoctorTeam.objects.filter(pk__in=counts).order_by("code")
     return [(team, counts[team.pk]) for team in teams]
-
-
-# --- 履约率 -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FulfilmentRate:
-    done_on_time: int
-    due: int
-
-    @property
-    def rate(self) -> float | None:
-        return None if self.due == 0 else round(self.done_on_time / self.due, 4)
-
-
-def _fulfilment_due(qs: QuerySet[FollowUp], as_of: dt.date) -> QuerySet[FollowUp]:
-    return qs.filter(due_date__lte=as_of).exclude(status=FollowUpStatus.CANCELLED)
-
-
-def _fulfilment_figures() -> dict[str, Count]:
-    return {"due": Count("pk"), "done_on_time": Count("pk", filter=Q(done_on_time=True))}
-
-
-def _fulfilment(qs: QuerySet[FollowUp], as_of: dt.date) -> FulfilmentRate:
-    figures = _fulfilment_due(qs, as_of).aggregate(**_fulfilment_figures())
-    return FulfilmentRate(done_on_time=figures["done_on_time"], due=figures["due"])
-
-
-def fulfilment_by_team(
-    team_ids: Iterable[int], *, as_of: dt.date | None = None
-) -> dict[int, FulfilmentRate]:
-    """team_fulfilment for several teams in one query."""
-    team_ids = list(team_ids)
-    rows = (
-        _fulfilment_due(
-            FollowUp.objects.filter(contract__team_id__in=team_ids), as_of or timezone.localdate()
-        )
-        .values("contract__team_id")
-        .annotate(**_fulfilment_figures())
-    )
-    figures = {
-        row["contract__team_id"]: FulfilmentRate(done_on_time=row["done_on_time"], due=row["due"])
-        for row in rows
-    }
-    return {
-        team_id: figures.get(team_id, FulfilmentRate(done_on_time=0, due=0)) for team_id in team_ids
-    }
-
-
-def contract_fulfilment(contract: Contract, *, as_of: dt.date | None = None) -> FulfilmentRate:
-    return _fulfilment(FollowUp.objects.filter(contract=contract), as_of or timezone.localdate())
-
-
-def team_fulfilment(team: FamilyDoctorTeam, *, as_of: dt.date | None = None) -> FulfilmentRate:
-    return _fulfilment(FollowUp.objects.filter(contract__team=team), as_of or timezone.localdate())
 
 
 # --- for the bureau reports (reports/kpis: grouped reads, never one query per unit) ----------

@@ -228,7 +228,7 @@ def _trend(kpis: list[Kpi], rows_by_kpi: dict[str, list[selectors.KpiRow]], last
         }
         for p in periods
     ]
-    spec = {
+    spec: dict[str, Any] = {
         "type": "line",
         "unit": axis_unit(kpis[0]),
         "integer": kpis[0].unit == "count",
@@ -277,7 +277,7 @@ def _comparison(kpis: list[Kpi], tables: dict[str, list[selectors.KpiRow]], link
         }
         for index, (code, name) in enumerate(ordered)
     ]
-    spec = {
+    spec: dict[str, Any] = {
         "type": "bar",
         "unit": axis_unit(kpis[0]),
         "integer": kpis[0].unit == "count",

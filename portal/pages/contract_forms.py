@@ -10,9 +10,10 @@ from typing import Any
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -23,7 +24,8 @@ from healthnet.permissions import can_lookup_resident
 from healthnet.populations import age_on, resident_key_populations
 from healthnet.selectors import resident_by_national_id
 from healthnet.services import audit_record
-from portal.schema_forms import FormField, SchemaForm
+from portal.htmx import PortalRequest
+from portal.schema_forms import FormField, SchemaForm, input_schema
 from signing import permissions, rules, selectors
 from signing.actions import CONTRACT_ACTIONS
 from signing.lifecycle import REFUSAL_CODES, Action
@@ -38,7 +40,8 @@ from signing.models import (
 from signing.services import SignResult, contract_create, contract_sign
 from signing.terms import packages_offered
 
-ACTION_TITLES = {
+# By action name (a view's URL gives the name as text).
+ACTION_TITLES: dict[str, Promise] = {
     Action.SIGN: gettext_lazy("签署"),
     Action.RENEW: gettext_lazy("续约"),
     Action.SWITCH: gettext_lazy("转签"),
@@ -117,7 +120,7 @@ def action_form(user: User, contract: Contract, action: str, *, data: Any = None
     if action == Action.TERMINATE:
         choices["reason"] = [("", _("请选择")), *TerminationReason.choices]
     return SchemaForm(
-        spec.input,
+        input_schema(spec),
         data=data,
         initial=initial,
         labels=LABELS,
@@ -147,7 +150,7 @@ def capacity_note(team: FamilyDoctorTeam, action: str) -> dict[str, Any] | None:
     }
 
 
-def done(request: HttpRequest, action: str, result: Any, *, fallback: Contract) -> HttpResponse:
+def done(request: PortalRequest, action: str, result: Any, *, fallback: Contract) -> HttpResponse:
     """After an action: say what happened (and a capacity warning), show the contract that
     follows (a renewal or switch makes a new one)."""
     contract = result.contract if isinstance(result, SignResult) else result
@@ -188,7 +191,7 @@ def _offer_teams(user: User) -> list[FamilyDoctorTeam]:
     ]
 
 
-def _lookup(request: HttpRequest, number: str) -> Resident:
+def _lookup(request: PortalRequest, number: str) -> Resident:
     """The resident whose card the desk reads, audited like the API's lookup."""
     resident = resident_by_national_id(number, by=request.user)
     with transaction.atomic():
@@ -214,7 +217,7 @@ def _current_contract(user: User, resident: Resident) -> dict[str, Any] | None:
     return {"contract": current if mine else None}
 
 
-def sign_desk(request: HttpRequest) -> HttpResponse:
+def sign_desk(request: PortalRequest) -> HttpResponse:
     user = request.user
     teams = _offer_teams(user)
     context: dict[str, Any] = {"teams": teams, "lookup_error": "", "number": ""}
@@ -253,7 +256,7 @@ def sign_desk(request: HttpRequest) -> HttpResponse:
         id="field-packages",
     )
     consent = SchemaForm(
-        CONTRACT_ACTIONS[Action.SIGN].input,
+        input_schema(CONTRACT_ACTIONS[Action.SIGN]),
         data=request.POST if request.POST.get("step") == "sign" else None,
         initial=_consent_initial(resident),
         labels=LABELS,
@@ -280,7 +283,7 @@ def sign_desk(request: HttpRequest) -> HttpResponse:
 
 
 def _offer_and_sign(
-    request: HttpRequest,
+    request: PortalRequest,
     context: dict[str, Any],
     resident: Resident,
     team: FamilyDoctorTeam,
@@ -319,7 +322,7 @@ def _offer_and_sign(
         )
         return render(request, "portal/teams/sign_desk.html", context, status=status)
     try:
-        result = contract_sign(actor=request.user, contract=offer, **consent.payload.model_dump())
+        result = contract_sign(actor=request.user, contract=offer, **consent.validated.model_dump())
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("portal:team-contract-action", offer.public_id, Action.SIGN)

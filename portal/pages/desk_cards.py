@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -24,17 +24,18 @@ from healthnet import selectors, services
 from healthnet.errors import DomainError, NotFound
 from healthnet.models import GuardianRelationship, Resident
 from healthnet.national_id import resident_national_id_masked
+from portal.htmx import PortalRequest
 from portal.menu import page_view
 from portal.pages.errors import domain_errors_as_http
 
 
-def _resident_at_desk(request: HttpRequest, resident_id: uuid.UUID) -> Resident:
+def _resident_at_desk(request: PortalRequest, resident_id: uuid.UUID) -> Resident:
     """The resident if they concern the desk's institution; else the 404 of no resident."""
     return selectors.resident_visible_to(request.user, resident_id)
 
 
 @page_view("desk-cards")
-def desk_cards(request: HttpRequest) -> HttpResponse:
+def desk_cards(request: PortalRequest) -> HttpResponse:
     """Find the resident by the full ID number (the resident is at the desk with their card)."""
     error = ""
     if request.method == "POST":
@@ -60,7 +61,7 @@ def desk_cards(request: HttpRequest) -> HttpResponse:
 
 @page_view("desk-cards")
 @domain_errors_as_http
-def desk_card(request: HttpRequest, resident_id: uuid.UUID) -> HttpResponse:
+def desk_card(request: PortalRequest, resident_id: uuid.UUID) -> HttpResponse:
     resident = _resident_at_desk(request, resident_id)
     return render(
         request,
@@ -78,7 +79,7 @@ def desk_card(request: HttpRequest, resident_id: uuid.UUID) -> HttpResponse:
 @require_POST
 @page_view("desk-cards")
 @domain_errors_as_http
-def desk_card_print(request: HttpRequest, resident_id: uuid.UUID) -> HttpResponse:
+def desk_card_print(request: PortalRequest, resident_id: uuid.UUID) -> HttpResponse:
     """The printed card as a download (PNG at 300 dpi, or PDF): a new static code, audited."""
     resident = _resident_at_desk(request, resident_id)
     printed = healthcodes.healthcard_print(
@@ -90,7 +91,7 @@ def desk_card_print(request: HttpRequest, resident_id: uuid.UUID) -> HttpRespons
 @require_POST
 @page_view("desk-cards")
 @domain_errors_as_http
-def desk_card_revoke(request: HttpRequest, resident_id: uuid.UUID) -> HttpResponse:
+def desk_card_revoke(request: PortalRequest, resident_id: uuid.UUID) -> HttpResponse:
     """挂失 at the desk: the old card's codes are refused at once (phone and printed), a new card
     is issued, and the resident's login is signed out on every device."""
     resident = _resident_at_desk(request, resident_id)
@@ -109,7 +110,7 @@ def desk_card_revoke(request: HttpRequest, resident_id: uuid.UUID) -> HttpRespon
 @require_POST
 @page_view("desk-cards")
 @domain_errors_as_http
-def desk_guardian_register(request: HttpRequest, resident_id: uuid.UUID) -> HttpResponse:
+def desk_guardian_register(request: PortalRequest, resident_id: uuid.UUID) -> HttpResponse:
     """Register the person at the desk (found by their own ID card) as caring for the resident."""
     ward = _resident_at_desk(request, resident_id)
     try:
@@ -141,7 +142,7 @@ def desk_guardian_register(request: HttpRequest, resident_id: uuid.UUID) -> Http
 @page_view("desk-cards")
 @domain_errors_as_http
 def desk_guardian_revoke(
-    request: HttpRequest, resident_id: uuid.UUID, guardianship_id: uuid.UUID
+    request: PortalRequest, resident_id: uuid.UUID, guardianship_id: uuid.UUID
 ) -> HttpResponse:
     ward = _resident_at_desk(request, resident_id)
     guardianship = selectors.guardianship_by_public_id(guardianship_id)

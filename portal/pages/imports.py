@@ -12,13 +12,13 @@ from __future__ import annotations
 import uuid
 
 from django.contrib import messages
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
 from healthnet.errors import DomainError
-from portal.htmx import is_background_poll
+from portal.htmx import PortalRequest, is_background_poll
 from portal.menu import page_view
 from portal.pages.lists import found, page_of
 from signing import selectors, services
@@ -37,7 +37,7 @@ def _limits() -> dict[str, int]:
 
 
 @page_view("contract-import")
-def contract_import(request: HttpRequest) -> HttpResponse:
+def contract_import(request: PortalRequest) -> HttpResponse:
     """The upload form and the jobs of the institution, newest first."""
     error = ""
     status = 200
@@ -48,7 +48,10 @@ def contract_import(request: HttpRequest) -> HttpResponse:
         else:
             try:
                 job = services.import_job_create(
-                    actor=request.user, file=upload, filename=upload.name or "", size=upload.size
+                    actor=request.user,
+                    file=upload,
+                    filename=upload.name or "",
+                    size=upload.size or 0,  # Django sets it on every upload
                 )
             except DomainError as exc:
                 error, status = exc.message, 422 if exc.code != "forbidden" else 403
@@ -70,7 +73,7 @@ def contract_import(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _job_context(request: HttpRequest, job_id: uuid.UUID) -> dict[str, object]:
+def _job_context(request: PortalRequest, job_id: uuid.UUID) -> dict[str, object]:
     job = found(selectors.import_job_visible_to, request.user, job_id)
     percent = None if job.progress is None else round(job.progress * 100)
     return {"job": job, "percent": percent, "poll_seconds": PROGRESS_POLL_SECONDS}
@@ -78,13 +81,13 @@ def _job_context(request: HttpRequest, job_id: uuid.UUID) -> dict[str, object]:
 
 @never_cache
 @page_view("contract-import")
-def import_job(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+def import_job(request: PortalRequest, job_id: uuid.UUID) -> HttpResponse:
     return render(request, "portal/imports/job.html", _job_context(request, job_id))
 
 
 @never_cache
 @page_view("contract-import")
-def import_job_progress(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+def import_job_progress(request: PortalRequest, job_id: uuid.UUID) -> HttpResponse:
     """The job's status region alone, for htmx to poll until the job is finished."""
     context = _job_context(request, job_id)
     context["background"] = is_background_poll(request)
@@ -92,7 +95,7 @@ def import_job_progress(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse
 
 
 @page_view("contract-import")
-def import_job_report(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
+def import_job_report(request: PortalRequest, job_id: uuid.UUID) -> FileResponse:
     job = found(selectors.import_job_visible_to, request.user, job_id)
     handle, filename = found(services.import_report_open, actor=request.user, job=job)
     response = FileResponse(
@@ -103,7 +106,7 @@ def import_job_report(request: HttpRequest, job_id: uuid.UUID) -> HttpResponse:
 
 
 @page_view("institution-teams")
-def institution_teams(request: HttpRequest) -> HttpResponse:
+def institution_teams(request: PortalRequest) -> HttpResponse:
     teams = list(selectors.teams_of_institution(request.user.institution_id))
     rates = selectors.fulfilment_by_team([t.pk for t in teams])
     return render(

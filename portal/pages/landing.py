@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from healthnet.http import SignedInRequest
 from portal.conf import counters_refresh_seconds
+from portal.htmx import PortalRequest
 from portal.menu import landing_page_for, page_view
 from portal.workbench import workbench_counters
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: SignedInRequest) -> HttpResponse:
     """`/` and the login's destination: the first page of the user's menu."""
     page = landing_page_for(request.user)
     if page is None:
@@ -22,7 +24,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return redirect(f"portal:{page.name}")
 
 
-def _counters_context(request: HttpRequest) -> dict[str, object]:
+def _counters_context(request: PortalRequest) -> dict[str, object]:
     now = timezone.localtime().replace(microsecond=0)
     counters = workbench_counters(request.user, today=now.date())
     return {
@@ -34,11 +36,11 @@ def _counters_context(request: HttpRequest) -> dict[str, object]:
 
 
 @page_view("workbench")
-def workbench(request: HttpRequest) -> HttpResponse:
+def workbench(request: PortalRequest) -> HttpResponse:
     return render(request, "portal/workbench.html", _counters_context(request))
 
 
 @page_view("workbench")
-def workbench_counters_partial(request: HttpRequest) -> HttpResponse:
+def workbench_counters_partial(request: PortalRequest) -> HttpResponse:
     """The counters alone, for htmx to poll (hx-trigger="every 60s") and swap in place."""
     return render(request, "portal/partials/workbench_counters.html", _counters_context(request))

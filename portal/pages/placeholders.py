@@ -4,13 +4,11 @@ Each is replaced by its real view in its own issue (the URL name stays)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
-from portal.menu import PAGE_BY_NAME, page_view
+from portal.menu import PAGE_BY_NAME, View, page_view
 
 # What each page will do, shown on its placeholder.
 PURPOSES = {
@@ -27,7 +25,7 @@ PURPOSES = {
 }
 
 
-def placeholder(name: str) -> Callable[[HttpRequest], HttpResponse]:
+def placeholder(name: str) -> View:
     page = PAGE_BY_NAME[name]
 
     @page_view(name)

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -26,6 +26,7 @@ from healthnet.errors import Conflict, DomainError, Forbidden
 from healthnet.national_id import resident_national_id_masked
 from healthnet.populations import age_on
 from healthnet.services import audit_record
+from portal.htmx import PortalRequest
 from portal.menu import page_view
 from portal.pages import referral_forms
 from portal.pages.lists import found
@@ -36,7 +37,7 @@ from referrals.models import Referral, ReferralStatus
 from referrals.workflow import REFERRAL_WORKFLOW
 
 
-def _referral(request: HttpRequest, referral_id: uuid.UUID) -> Referral:
+def _referral(request: PortalRequest, referral_id: uuid.UUID) -> Referral:
     return found(selectors.referral_for_user, request.user, referral_id)
 
 
@@ -57,7 +58,7 @@ def _timeline(referral: Referral) -> list[dict[str, Any]]:
 
 
 def _actions(
-    request: HttpRequest, referral: Referral, bound: tuple[str, SchemaForm] | None = None
+    request: PortalRequest, referral: Referral, bound: tuple[str, SchemaForm] | None = None
 ) -> list[dict[str, Any]]:
     """The allowed actions, each with its form (the one just posted with its errors)."""
     actions = []
@@ -79,7 +80,7 @@ def _actions(
 
 
 def _render(
-    request: HttpRequest,
+    request: PortalRequest,
     referral: Referral,
     *,
     bound: tuple[str, SchemaForm] | None = None,
@@ -116,13 +117,13 @@ def _render(
 
 
 @page_view("referral-detail")
-def referral_detail(request: HttpRequest, referral_id: uuid.UUID) -> HttpResponse:
+def referral_detail(request: PortalRequest, referral_id: uuid.UUID) -> HttpResponse:
     return _render(request, _referral(request, referral_id))
 
 
 @page_view("referral-detail")
 @require_POST
-def referral_action(request: HttpRequest, referral_id: uuid.UUID, action: str) -> HttpResponse:
+def referral_action(request: PortalRequest, referral_id: uuid.UUID, action: str) -> HttpResponse:
     """Run one action through the workflow (the API's service), then back to the referral."""
     referral = _referral(request, referral_id)
     if action not in REFERRAL_WORKFLOW.actions:
@@ -171,7 +172,7 @@ def referral_action(request: HttpRequest, referral_id: uuid.UUID, action: str) -
 
 
 def _refused(
-    request: HttpRequest,
+    request: PortalRequest,
     referral: Referral,
     action: str,
     form: SchemaForm | None,

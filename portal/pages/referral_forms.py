@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 from django.utils import formats, timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -24,7 +25,7 @@ from referrals.workflow import REFERRAL_WORKFLOW
 # The days offered to reschedule after a no-show (no booking deadline then).
 RESCHEDULE_DAYS = 14
 
-TITLES = {
+TITLES: dict[str, Promise] = {  # by action name (a URL gives it as text)
     Action.SUBMIT: gettext_lazy("提交"),
     Action.ACCEPT: gettext_lazy("接收"),
     Action.REJECT: gettext_lazy("拒绝"),
@@ -38,7 +39,7 @@ TITLES = {
     Action.CANCEL: gettext_lazy("取消转诊"),
 }
 # The timeline's other lines: the system's moves and the creation.
-EVENT_TITLES = {
+EVENT_TITLES: dict[str, Promise] = {
     **TITLES,
     "create": gettext_lazy("创建"),
     "escalate": gettext_lazy("超时上报"),

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -44,6 +44,7 @@ from healthnet.national_id import resident_national_id_masked
 from healthnet.permissions import can_lookup_resident
 from healthnet.populations import age_on
 from healthnet.services import audit_record
+from portal.htmx import PortalRequest
 from portal.menu import page_view
 from portal.pages.scan_station import refusal_text
 from referrals import selectors as referral_selectors
@@ -119,13 +120,13 @@ class ReferralForm:
 # --- step 1: the resident -------------------------------------------------------------------
 
 
-def _visible(request: HttpRequest, resident: Resident) -> Resident:
+def _visible(request: PortalRequest, resident: Resident) -> Resident:
     """The resident if they concern the user's institution; NotFound otherwise (the same answer
     as a number on no record)."""
     return network.resident_visible_to(request.user, resident.public_id)
 
 
-def _find_by_id(request: HttpRequest) -> Resident:
+def _find_by_id(request: PortalRequest) -> Resident:
     """The ID-number lookup of the API (`POST /residents/lookup`): its permission, its audit."""
     if not can_lookup_resident(request.user):
         raise Forbidden("forbidden", str(_("您的角色不能按身份证号码查找居民。")))
@@ -143,7 +144,7 @@ def _find_by_id(request: HttpRequest) -> Resident:
     return _visible(request, resident)
 
 
-def _find_by_code(request: HttpRequest) -> Resident:
+def _find_by_code(request: PortalRequest) -> Resident:
     """The scan station's check of the code, for the consultation at hand."""
     code = request.POST.get("code", "").strip()[:4096]
     if not code:
@@ -155,7 +156,7 @@ def _find_by_code(request: HttpRequest) -> Resident:
     return _visible(request, outcome.resident)
 
 
-def _resident_of_form(request: HttpRequest) -> Resident:
+def _resident_of_form(request: PortalRequest) -> Resident:
     """The resident the form is for (its hidden id): out of scope or malformed, the 404."""
     try:
         public_id = uuid.UUID(request.POST.get("resident", ""))
@@ -167,7 +168,7 @@ def _resident_of_form(request: HttpRequest) -> Resident:
 # --- step 2: where to ---------------------------------------------------------------------------
 
 
-def _targets(request: HttpRequest, resident: Resident, direction: str) -> list[dict[str, Any]]:
+def _targets(request: PortalRequest, resident: Resident, direction: str) -> list[dict[str, Any]]:
     """The suggested departments (alliance partners first), with their free reserved slots."""
     suggestions = referral_selectors.referral_targets_suggested(
         request.user, direction=direction or None, resident=resident
@@ -189,7 +190,7 @@ def _targets(request: HttpRequest, resident: Resident, direction: str) -> list[d
     ]
 
 
-def _directions(request: HttpRequest, resident: Resident) -> list[tuple[str, Any]]:
+def _directions(request: PortalRequest, resident: Resident) -> list[tuple[str, Any]]:
     """The directions the institution can refer in (a primary clinic only up, a tertiary
     hospital only down)."""
     found = {
@@ -200,7 +201,7 @@ def _directions(request: HttpRequest, resident: Resident) -> list[tuple[str, Any
 
 
 def _context(
-    request: HttpRequest, resident: Resident, form: ReferralForm, directions: list
+    request: PortalRequest, resident: Resident, form: ReferralForm, directions: list
 ) -> dict[str, Any]:
     today = timezone.localdate()
     contract = active_contract_for(resident)
@@ -214,7 +215,9 @@ def _context(
         "directions": directions,
         "targets": _targets(request, resident, form.values.get("direction", "")),
         "urgencies": ReferralUrgency.choices,
-        "own_departments": list(network.departments_of_institution(request.user.institution_id)),
+        "own_departments": list(network.departments_of_institution(request.user.institution_id))
+        if request.user.institution_id is not None
+        else [],
         "slot_days": SLOT_DAYS,
     }
 
@@ -266,7 +269,7 @@ def _check(form: ReferralForm, resident: Resident, targets: list[dict[str, Any]]
     return payload, chosen["department"]
 
 
-def _create(request: HttpRequest, resident: Resident, form: ReferralForm) -> HttpResponse | None:
+def _create(request: PortalRequest, resident: Resident, form: ReferralForm) -> HttpResponse | None:
     """Create through the API's service; None with the refusal in the form."""
     targets = _targets(request, resident, form.values["direction"])
     checked = _check(form, resident, targets)
@@ -326,7 +329,7 @@ def _default_direction(directions: list[tuple[str, Any]]) -> str:
 @never_cache
 @page_view("referral-new")
 @require_http_methods(["GET", "POST"])
-def referral_new(request: HttpRequest) -> HttpResponse:
+def referral_new(request: PortalRequest) -> HttpResponse:
     step = request.POST.get("step", "") if request.method == "POST" else ""
     if step in ("find_id", "find_code"):
         try:
@@ -369,7 +372,7 @@ def referral_new(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _find_page(request: HttpRequest, step: str, error: str, *, status: int = 200) -> HttpResponse:
+def _find_page(request: PortalRequest, step: str, error: str, *, status: int = 200) -> HttpResponse:
     return render(
         request,
         "portal/referral_new/find.html",

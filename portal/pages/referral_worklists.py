@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from healthnet.selectors import departments_of_institution
 from healthnet.services import audit_record
+from portal.htmx import PortalRequest
 from portal.menu import page_view
 from portal.pages.lists import page_of, query_without_page
 from referrals.api import WorklistFilter
@@ -101,7 +102,7 @@ def worklist_row(referral: Any, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def _worklist(request: HttpRequest, box: str) -> HttpResponse:
+def _worklist(request: PortalRequest, box: str) -> HttpResponse:
     filters, dropped = read_filters(request.GET)
     asked = WorklistFilters(
         box=box,
@@ -156,10 +157,10 @@ def _worklist(request: HttpRequest, box: str) -> HttpResponse:
 
 
 @page_view("referrals-incoming")
-def referrals_incoming(request: HttpRequest) -> HttpResponse:
+def referrals_incoming(request: PortalRequest) -> HttpResponse:
     return _worklist(request, "incoming")
 
 
 @page_view("referrals-outgoing")
-def referrals_outgoing(request: HttpRequest) -> HttpResponse:
+def referrals_outgoing(request: PortalRequest) -> HttpResponse:
     return _worklist(request, "outgoing")

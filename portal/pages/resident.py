@@ -28,7 +28,8 @@ from healthnet.models import Resident
 from healthnet.names import name_masked
 from healthnet.national_id import resident_national_id_masked
 from healthnet.populations import age_on
-from healthnet.selectors import wards_of_guardian
+from healthnet.selectors import resident_of_login, wards_of_guardian
+from portal.htmx import PortalRequest
 from portal.menu import page_view
 from portal.pages.errors import domain_errors_as_http
 
@@ -60,7 +61,7 @@ def check_line(resident: Resident, today: dt.date) -> str:
 
 
 def _live_code_context(
-    request: HttpRequest,
+    request: PortalRequest,
     *,
     issued: healthcodes.IssuedCode,
     refresh_after: int,
@@ -82,26 +83,26 @@ def _live_code_context(
     )
 
 
-def _my_code_context(request: HttpRequest) -> dict[str, object]:
+def _my_code_context(request: PortalRequest) -> dict[str, object]:
     issued, refresh_after = healthcodes.healthcode_current_for_resident(actor=request.user)
     return _live_code_context(
         request,
         issued=issued,
         refresh_after=refresh_after,
-        holder=request.user.resident,
+        holder=resident_of_login(request.user),
         live_url=reverse("portal:my-code-live"),
         page_url=reverse("portal:my-code"),
     )
 
 
 @page_view("my-code")
-def my_code(request: HttpRequest) -> HttpResponse:
+def my_code(request: PortalRequest) -> HttpResponse:
     return render(request, "portal/resident/my_code.html", _my_code_context(request))
 
 
 @page_view("my-code")
 @gzip_page  # ~5 kB → ~2 kB a refresh; the region holds no secret an attacker could reflect into
-def my_code_live(request: HttpRequest) -> HttpResponse:
+def my_code_live(request: PortalRequest) -> HttpResponse:
     """The code region alone, for the page to poll: a few kilobytes (the SVG is cached)."""
     return render(request, "portal/resident/partials/live_code.html", _my_code_context(request))
 
@@ -110,7 +111,7 @@ def my_code_live(request: HttpRequest) -> HttpResponse:
 
 
 @page_view("my-code")
-def my_card_revoke(request: HttpRequest) -> HttpResponse:
+def my_card_revoke(request: PortalRequest) -> HttpResponse:
     """挂失: a confirmation page (GET), then the card is revoked and a new one issued (POST).
     Every code of the old card is refused at once, and this login is signed out everywhere
     else (the lost phone), this session excepted."""
@@ -118,7 +119,7 @@ def my_card_revoke(request: HttpRequest) -> HttpResponse:
         return render(request, "portal/resident/card_revoke.html", resident_context(request))
     healthcodes.healthcard_revoke(
         actor=request.user,
-        resident=request.user.resident,
+        resident=resident_of_login(request.user),
         reason=_("手机丢失，本人挂失"),
     )
     request.user.refresh_from_db(fields=["session_generation"])
@@ -134,19 +135,19 @@ def my_card_revoke(request: HttpRequest) -> HttpResponse:
 
 
 @page_view("my-family")
-def my_family(request: HttpRequest) -> HttpResponse:
+def my_family(request: PortalRequest) -> HttpResponse:
     wards = [
         {
             "id": guardianship.ward.public_id,
             "name": name_masked(guardianship.ward.name),
             "relationship": guardianship.get_relationship_display(),
         }
-        for guardianship in wards_of_guardian(request.user.resident)
+        for guardianship in wards_of_guardian(resident_of_login(request.user))
     ]
     return render(request, "portal/resident/my_family.html", resident_context(request, wards=wards))
 
 
-def _family_code_context(request: HttpRequest, ward_id: uuid.UUID) -> dict[str, object]:
+def _family_code_context(request: PortalRequest, ward_id: uuid.UUID) -> dict[str, object]:
     ward = healthcodes.healthcode_ward_for(actor=request.user, ward_id=ward_id)
     issued, refresh_after = healthcodes.healthcode_current_for_ward(actor=request.user, ward=ward)
     return _live_code_context(
@@ -161,7 +162,7 @@ def _family_code_context(request: HttpRequest, ward_id: uuid.UUID) -> dict[str, 
 
 @page_view("my-family")
 @domain_errors_as_http
-def family_code(request: HttpRequest, ward_id: uuid.UUID) -> HttpResponse:
+def family_code(request: PortalRequest, ward_id: uuid.UUID) -> HttpResponse:
     """A ward's live code on the guardian's phone; anyone else's id: 404."""
     return render(
         request, "portal/resident/family_code.html", _family_code_context(request, ward_id)
@@ -171,7 +172,7 @@ def family_code(request: HttpRequest, ward_id: uuid.UUID) -> HttpResponse:
 @page_view("my-family")
 @gzip_page
 @domain_errors_as_http
-def family_code_live(request: HttpRequest, ward_id: uuid.UUID) -> HttpResponse:
+def family_code_live(request: PortalRequest, ward_id: uuid.UUID) -> HttpResponse:
     return render(
         request, "portal/resident/partials/live_code.html", _family_code_context(request, ward_id)
     )
@@ -182,7 +183,7 @@ def family_code_live(request: HttpRequest, ward_id: uuid.UUID) -> HttpResponse:
 
 @require_POST
 @page_view("my-code")
-def display_mode(request: HttpRequest) -> HttpResponse:
+def display_mode(request: PortalRequest) -> HttpResponse:
     """Switch the large-text, high-contrast display on or off; remembered on this phone."""
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(

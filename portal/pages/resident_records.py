@@ -12,13 +12,15 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from healthnet.services import audit_record
+from portal.htmx import PortalRequest
 from portal.menu import page_view
 from portal.pages.errors import domain_errors_as_http
 from portal.pages.resident import resident_context
@@ -46,7 +48,7 @@ def _current_contract(contracts: list[Contract]) -> Contract | None:
     return max(contracts, key=lambda c: c.end_date, default=None)
 
 
-CONTRACT_IN_WORDS = {
+CONTRACT_IN_WORDS: dict[str, Promise] = {
     ContractStatus.PENDING_SIGNATURE: gettext_lazy("待您确认签约：请到家庭医生团队所在机构签署"),
     ContractStatus.ACTIVE: gettext_lazy("签约有效，家庭医生团队为您提供服务"),
     ContractStatus.RENEWAL_DUE: gettext_lazy("即将到期：请在到期前联系团队续约"),
@@ -58,7 +60,7 @@ CONTRACT_IN_WORDS = {
 
 
 @page_view("my-contract")
-def my_contract(request: HttpRequest) -> HttpResponse:
+def my_contract(request: PortalRequest) -> HttpResponse:
     today = timezone.localdate()
     contracts = list(contracts_visible_to(request.user, today=today))
     chosen = _current_contract(contracts)
@@ -88,7 +90,8 @@ def my_contract(request: HttpRequest) -> HttpResponse:
             due_next=[f for f in followups if f.status == FollowUpStatus.PENDING][:6],
             history=sorted(
                 (f for f in followups if f.status == FollowUpStatus.DONE),
-                key=lambda f: f.done_at,
+                # (a done follow-up always has done_at; the fallback only satisfies the type)
+                key=lambda f: f.done_at or dt.datetime.min.replace(tzinfo=dt.UTC),
                 reverse=True,
             ),
         )
@@ -172,7 +175,7 @@ def referral_view(referral: Referral) -> ReferralView:
 
 
 @page_view("my-referrals")
-def my_referrals(request: HttpRequest) -> HttpResponse:
+def my_referrals(request: PortalRequest) -> HttpResponse:
     """The resident's referrals, those in progress first, newest first."""
     mine = referrals_worklist(request.user, WorklistFilters()).exclude(status=ReferralStatus.DRAFT)
     rows = list(mine.select_related("follow_on__to_institution")[:50])
@@ -186,7 +189,7 @@ def my_referrals(request: HttpRequest) -> HttpResponse:
 
 @page_view("my-referrals")
 @domain_errors_as_http
-def my_referral(request: HttpRequest, referral_id: uuid.UUID) -> HttpResponse:
+def my_referral(request: PortalRequest, referral_id: uuid.UUID) -> HttpResponse:
     """One of the resident's referrals with its steps; anyone else's: 404."""
     referral = referral_for_user(request.user, referral_id)
     audit_record(

@@ -38,9 +38,10 @@ def _next_url(request: HttpRequest) -> str:
 def phone_login(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and request.method != "POST":
         return redirect(_next_url(request))
+    next_url = _next_url(request)
     context: dict[str, object] = {
         "elder_mode": elder_mode(request),
-        "next": _next_url(request),
+        "next": next_url,
         "step": SEND,
         "phone": "",
         "error": "",
@@ -54,7 +55,7 @@ def phone_login(request: HttpRequest) -> HttpResponse:
                 context["step"] = VERIFY
                 user = phone_signin_verify(phone=phone, code=request.POST.get("code", "")[:12])
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                return redirect(context["next"])
+                return redirect(next_url)
             sent = phone_signin_code_request(phone=phone)
             context["step"] = VERIFY
             context["notice"] = _(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
@@ -26,6 +26,7 @@ from healthnet.permissions import can_read_resident_clinical, has_permission
 from healthnet.populations import age_on, resident_key_populations
 from healthnet.selectors import encounters_of_resident_at, resident_visible_to
 from healthnet.services import audit_record
+from portal.htmx import PortalRequest
 from portal.menu import page_view
 from portal.pages.lists import found
 from referrals.selectors import WorklistFilters, referrals_worklist
@@ -36,7 +37,7 @@ SHOWN = 20  # the latest visits, scans and referrals shown
 
 
 @page_view("resident-record")
-def resident_record(request: HttpRequest, resident_id: uuid.UUID) -> HttpResponse:
+def resident_record(request: PortalRequest, resident_id: uuid.UUID) -> HttpResponse:
     user = request.user
     resident = found(resident_visible_to, user, resident_id)
     with transaction.atomic():
@@ -67,10 +68,14 @@ def resident_record(request: HttpRequest, resident_id: uuid.UUID) -> HttpRespons
     visits = list(
         encounters_of_resident_at(resident=resident, institution_id=user.institution_id)[:SHOWN]
     )
-    scans = list(
-        scan_events_for_institution(institution_id=user.institution_id).filter(resident=resident)[
-            :SHOWN
-        ]
+    scans = (
+        list(
+            scan_events_for_institution(institution_id=user.institution_id).filter(
+                resident=resident
+            )[:SHOWN]
+        )
+        if user.institution_id is not None  # as encounters_of_resident_at: no institution, none
+        else []
     )
     return render(
         request,

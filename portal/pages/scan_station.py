@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -32,6 +32,7 @@ from healthcodes.verifier import Reason
 from healthnet.errors import Conflict, DomainError, Forbidden, InvalidInput, RateLimited
 from healthnet.models import KeyPopulation
 from healthnet.names import name_masked
+from portal.htmx import PortalRequest
 from portal.menu import page_view
 
 LOG_SIZE = 50  # the day's last scans shown under the station
@@ -84,16 +85,18 @@ def _today_start() -> dt.datetime:
     return dt.datetime.combine(today, dt.time.min, tzinfo=timezone.get_current_timezone())
 
 
-def scan_log(request: HttpRequest) -> list[dict[str, Any]]:
+def scan_log(request: PortalRequest) -> list[dict[str, Any]]:
     """Today's scans of this user at this institution, newest first (one query: the selector
     joins what a row shows)."""
+    if request.user.institution_id is None:  # the scan page is institution staff's only
+        return []
     events = healthcode_selectors.scan_events_for_institution(
         institution_id=request.user.institution_id
     ).filter(scanned_by=request.user, at__gte=_today_start())[:LOG_SIZE]
     return [
         {
             "event": event,
-            "resident": name_masked(event.resident.name) if event.resident_id else "",
+            "resident": name_masked(event.resident.name) if event.resident else "",
             "reason": refusal_text(DomainError(event.reason)) if event.reason else "",
         }
         for event in events
@@ -116,7 +119,7 @@ def _result(outcome: ScanOutcome) -> dict[str, Any]:
 @never_cache
 @page_view("scan-station")
 @require_http_methods(["GET", "POST"])
-def scan_station(request: HttpRequest) -> HttpResponse:
+def scan_station(request: PortalRequest) -> HttpResponse:
     purpose = request.POST.get("purpose") or request.GET.get("purpose") or ScanPurpose.REGISTRATION
     if purpose not in ScanPurpose.values:
         purpose = ScanPurpose.REGISTRATION

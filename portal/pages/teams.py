@@ -14,7 +14,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -29,6 +29,7 @@ from healthnet.models import KeyPopulation
 from healthnet.national_id import resident_national_id_masked
 from healthnet.populations import age_on, resident_key_populations
 from healthnet.services import audit_record
+from portal.htmx import PortalRequest
 from portal.menu import page_view
 from portal.pages import contract_forms
 from portal.pages.lists import filters_from, found, page_of, query_without_page
@@ -52,7 +53,7 @@ RECORD_LABELS = {"outcome": gettext_lazy("随访结果"), "done_at": gettext_laz
 RECORD_HINTS = {"done_at": gettext_lazy("不填则为现在")}
 
 
-def _audit_list(request: HttpRequest, object_type: str, filters: dict[str, Any]) -> None:
+def _audit_list(request: PortalRequest, object_type: str, filters: dict[str, Any]) -> None:
     with transaction.atomic():
         audit_record(
             actor=request.user,
@@ -74,7 +75,7 @@ def _teams_header(user: Any, team_code: str | None) -> dict[str, Any]:
 
 
 @page_view("team-contracts")
-def team_contracts(request: HttpRequest) -> HttpResponse:
+def team_contracts(request: PortalRequest) -> HttpResponse:
     filters, dropped = filters_from(ContractFilter, request.GET, CONTRACT_FILTERS)
     today = timezone.localdate()
     contracts = selectors.contracts_visible_to(
@@ -125,11 +126,11 @@ def team_contracts(request: HttpRequest) -> HttpResponse:
 # --- one contract and its actions ---------------------------------------------------------------
 
 
-def _contract(request: HttpRequest, contract_id: uuid.UUID) -> Contract:
+def _contract(request: PortalRequest, contract_id: uuid.UUID) -> Contract:
     return found(selectors.contract_visible_to, request.user, contract_id)
 
 
-def _action_links(request: HttpRequest, contract: Contract) -> list[dict[str, Any]]:
+def _action_links(request: PortalRequest, contract: Contract) -> list[dict[str, Any]]:
     actions = permissions.contract_actions_for(
         request.user, contract, member_team_ids=selectors.member_team_ids(request.user)
     )
@@ -145,7 +146,7 @@ def _action_links(request: HttpRequest, contract: Contract) -> list[dict[str, An
 
 
 @page_view("team-contracts")
-def contract_detail(request: HttpRequest, contract_id: uuid.UUID) -> HttpResponse:
+def contract_detail(request: PortalRequest, contract_id: uuid.UUID) -> HttpResponse:
     contract = _contract(request, contract_id)
     contract = selectors.contract_detail(contract.public_id)  # with its follow-ups
     with transaction.atomic():
@@ -183,7 +184,7 @@ def contract_detail(request: HttpRequest, contract_id: uuid.UUID) -> HttpRespons
 @never_cache
 @page_view("team-contracts")
 @require_http_methods(["GET", "POST"])
-def contract_action(request: HttpRequest, contract_id: uuid.UUID, action: str) -> HttpResponse:
+def contract_action(request: PortalRequest, contract_id: uuid.UUID, action: str) -> HttpResponse:
     """A lifecycle action's form (GET) and its run (POST) through the action's service."""
     contract = _contract(request, contract_id)
     spec = CONTRACT_ACTIONS.get(action)
@@ -206,7 +207,7 @@ def contract_action(request: HttpRequest, contract_id: uuid.UUID, action: str) -
     if form.is_valid():
         try:
             result = spec.service(
-                actor=request.user, contract=contract, **form.payload.model_dump()
+                actor=request.user, contract=contract, **form.validated.model_dump()
             )
         except Conflict as exc:
             if exc.code in contract_forms.STATE_CONFLICTS:  # someone moved it meanwhile
@@ -243,7 +244,7 @@ def contract_action(request: HttpRequest, contract_id: uuid.UUID, action: str) -
 @never_cache
 @page_view("team-contracts")
 @require_http_methods(["GET", "POST"])
-def contract_sign_desk(request: HttpRequest) -> HttpResponse:
+def contract_sign_desk(request: PortalRequest) -> HttpResponse:
     """Sign a resident found by the ID number on their card: the number is the desk
     identification an offer to a resident without a tie needs (signing.services.contract_create),
     then consent (contract_sign). Nothing is read before the number is typed; the number travels
@@ -254,7 +255,7 @@ def contract_sign_desk(request: HttpRequest) -> HttpResponse:
 # --- follow-ups ---------------------------------------------------------------------------------
 
 
-def _record_form(followup: FollowUp, data: Any = None) -> SchemaForm:
+def _record_form(followup: FollowUp, data: Any = None) -> SchemaForm[RecordIn]:
     return SchemaForm(
         RecordIn,
         data=data,
@@ -277,7 +278,7 @@ def _followup_row(followup: FollowUp, today: Any, *, may_record: bool, form: Any
 
 
 @page_view("team-followups")
-def team_followups(request: HttpRequest) -> HttpResponse:
+def team_followups(request: PortalRequest) -> HttpResponse:
     filters, dropped = filters_from(FollowUpFilter, request.GET, FOLLOWUP_FILTERS)
     today = timezone.localdate()
     followups = selectors.followups_visible_to(
@@ -314,7 +315,7 @@ def team_followups(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _safe_next(request: HttpRequest) -> str:
+def _safe_next(request: PortalRequest) -> str:
     target = request.POST.get("next", "")
     if target and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -325,7 +326,7 @@ def _safe_next(request: HttpRequest) -> str:
 
 @page_view("team-followups")
 @require_POST
-def followup_record(request: HttpRequest, followup_id: uuid.UUID) -> HttpResponse:
+def followup_record(request: PortalRequest, followup_id: uuid.UUID) -> HttpResponse:
     """Record a follow-up's outcome (signing.services.followup_record; its hook closes the loop
     of a downward referral). With htmx the row is swapped in place; without, back to the list."""
     followup = found(selectors.followup_visible_to, request.user, followup_id)
@@ -336,8 +337,8 @@ def followup_record(request: HttpRequest, followup_id: uuid.UUID) -> HttpRespons
             followup = followup_record_service(
                 actor=request.user,
                 followup=followup,
-                outcome=form.payload.outcome,
-                done_at=form.payload.done_at,
+                outcome=form.validated.outcome,
+                done_at=form.validated.done_at,
             )
         except DomainError as exc:
             form.add_domain_error(exc)

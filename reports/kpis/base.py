@@ -55,7 +55,7 @@ def count_figure(count: int) -> Figure:
     return Figure(Decimal(count), None, Decimal(count))
 
 
-def median_figure(values: Sequence[Decimal | float | int]) -> Figure:
+def median_figure(values: Sequence[Decimal]) -> Figure:
     if not values:
         return Figure(ZERO, ZERO, None)
     median = Decimal(str(statistics.median(values))).quantize(MEDIAN_PLACES, ROUND_HALF_UP)

@@ -12,9 +12,9 @@ from referrals import selectors as referrals
 from referrals.models import CareSetting, ReferralDirection, ReferralStatus
 from reports.kpis.base import Fact, Figure, Key, tally
 from reports.periods import REPORT_TZ, Period
-from reports.units import hierarchy
+from reports.units import Level, hierarchy
 
-INSTITUTION_LEVELS = ("city", "district", "alliance", "institution")
+INSTITUTION_LEVELS: tuple[Level, ...] = ("city", "district", "alliance", "institution")
 FOLLOWUP_DAYS = 3
 
 

@@ -19,10 +19,10 @@ from referrals.models import CareSetting, ReferralDirection, ReferralStatus, Rej
 from referrals.transitions import Action
 from reports.kpis.base import Fact, Figure, Key, medians, tally
 from reports.periods import REPORT_TZ, Period, local_date
-from reports.units import Hierarchy, hierarchy
+from reports.units import Hierarchy, Level, hierarchy
 
-INSTITUTION_LEVELS = ("city", "district", "alliance", "institution")
-AREA_LEVELS = ("city", "district", "alliance")
+INSTITUTION_LEVELS: tuple[Level, ...] = ("city", "district", "alliance", "institution")
+AREA_LEVELS: tuple[Level, ...] = ("city", "district", "alliance")
 NOT_ACCEPTED = (ReferralStatus.REJECTED, ReferralStatus.REDIRECTED)
 # The referrer's acknowledgement, or the team's follow-up for a downward referral, closes a loop;
 # the system's auto_close after the missed acknowledgement deadline does not.

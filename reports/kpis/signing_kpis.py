@@ -13,12 +13,12 @@ from healthnet.models import AGE_DERIVED_POPULATIONS, KeyPopulation
 from healthnet.populations import birth_date_range_for_age_population
 from reports.kpis.base import Fact, Figure, Key, tally
 from reports.periods import REPORT_TZ, Period
-from reports.units import Hierarchy, hierarchy
+from reports.units import Hierarchy, Level, hierarchy
 from signing import selectors as signing
 from signing.models import ContractStatus, FollowUpStatus
 
-TEAM_LEVELS = ("city", "district", "alliance", "institution", "team")
-RESIDENT_LEVELS = ("city", "district")
+TEAM_LEVELS: tuple[Level, ...] = ("city", "district", "alliance", "institution", "team")
+RESIDENT_LEVELS: tuple[Level, ...] = ("city", "district")
 POPULATIONS = tuple(KeyPopulation.values)
 
 

@@ -9,7 +9,7 @@ from healthnet import selectors as network
 from healthnet.models import EncounterKind, Tier
 from reports.kpis.base import Fact, Figure, Key, tally
 from reports.periods import REPORT_TZ, Period
-from reports.units import hierarchy
+from reports.units import Level, hierarchy
 
 # The source the health-code scan gives the visit it opens at registration
 # (healthcodes.services.scan: encounter_create(..., source="scan")).
@@ -17,8 +17,8 @@ SCAN_SOURCE = "scan"
 # A registration (挂号) opens an outpatient or an emergency visit; an admission is not one.
 REGISTRATION_KINDS = (EncounterKind.OUTPATIENT, EncounterKind.EMERGENCY)
 
-INSTITUTION_LEVELS = ("city", "district", "alliance", "institution")
-AREA_LEVELS = ("city", "district", "alliance")
+INSTITUTION_LEVELS: tuple[Level, ...] = ("city", "district", "alliance", "institution")
+AREA_LEVELS: tuple[Level, ...] = ("city", "district", "alliance")
 
 
 def _by_institution_day(qs, **figures):

@@ -22,11 +22,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import overload
 
 from django.db import transaction
 from django.utils import timezone
 
-from reports.kpis import KPIS, Figure
+from reports.kpis import KPIS
 from reports.models import KpiRebuild, KpiValue
 from reports.periods import Period, month_of, months_between, period_containing
 from reports.units import Unit, hierarchy, shared_hierarchy
@@ -41,6 +42,10 @@ class RebuildResult:
     duration_ms: int
 
 
+@overload
+def _decimal(value: Decimal | int | float) -> Decimal: ...
+@overload
+def _decimal(value: None) -> None: ...
 def _decimal(value: Decimal | int | float | None) -> Decimal | None:
     if value is None:
         return None
@@ -85,7 +90,7 @@ def _rows(period: Period, now: dt.datetime) -> list[KpiValue]:
     unit_of = _unit_lookup(period)
     rows: list[KpiValue] = []
     for kpi in KPIS.values():
-        figures: dict[tuple[str, str, str], Figure] = kpi.compute(period)
+        figures = kpi.compute(period)
         for (level, unit_code, breakdown), figure in sorted(figures.items()):
             unit = unit_of(level, unit_code)
             rows.append(

@@ -163,7 +163,8 @@ class OfferOut(ContractOut):
     """A new offer (pending_signature). It widens nothing: the resident without their health
     data (issue 9), the tie it rested on."""
 
-    resident: OfferResidentOut
+    # An offer shows less of the resident than a contract does (pydantic replaces the field).
+    resident: OfferResidentOut  # type: ignore[assignment]
     offer_basis: str = Field(..., description="related | desk_identification")
 
 

@@ -4,9 +4,8 @@ record out of the caller's scope, 404 exactly as if it did not exist (docs/desig
 import uuid
 from typing import NoReturn
 
-from django.http import HttpRequest
-
 from healthnet.errors import Forbidden, NotFound
+from healthnet.http import SignedInRequest
 from signing import permissions, selectors
 from signing.models import Contract, FamilyDoctorTeam, FollowUp
 
@@ -18,7 +17,7 @@ def forbid(message: str = NOT_ALLOWED) -> NoReturn:
 
 
 def contract_in_scope(
-    request: HttpRequest,
+    request: SignedInRequest,
     contract_id: uuid.UUID,
     *,
     new_team: FamilyDoctorTeam | None = None,
@@ -44,7 +43,7 @@ def contract_in_scope(
     raise NotFound("contract_not_found", selectors.CONTRACT_NOT_FOUND_MESSAGE)
 
 
-def followup_in_scope(request: HttpRequest, followup_id: uuid.UUID) -> FollowUp:
+def followup_in_scope(request: SignedInRequest, followup_id: uuid.UUID) -> FollowUp:
     """The follow-up if the caller may see its contract, else 404 like a missing one."""
     followup = selectors.followup_by_public_id(followup_id)
     member_of = selectors.member_team_ids(request.user)

@@ -53,11 +53,12 @@ def audit_refusals(action: str) -> Callable[[F], F]:
                 return service(**kwargs)
             except DomainError as exc:
                 target = kwargs.get("contract") or kwargs.get("followup") or kwargs.get("team")
-                object_type = {
+                object_types: dict[type, str] = {
                     Contract: "contract",
                     FollowUp: "follow_up",
                     FamilyDoctorTeam: "family_doctor_team",
-                }.get(type(target), "contract")
+                }
+                object_type = object_types.get(type(target), "contract")
                 with transaction.atomic():
                     audit_record(
                         actor=kwargs.get("actor"),

@@ -270,7 +270,7 @@ def _succeed(
     with transaction.atomic():
         old = lock_contract(contract)
         require_may_act(actor, new_team or old.team, action)
-        if switching:
+        if new_team is not None:
             require_tie(actor, old.resident, new_team.institution_id, national_id=national_id)
             if new_team.pk == old.team_id:
                 raise InvalidInput(
@@ -291,7 +291,7 @@ def _succeed(
             resident_incapacitated=resident_incapacitated,
         )
         lock_resident(resident.pk)
-        team = lock_team(new_team.pk if switching else old.team_id)
+        team = lock_team(new_team.pk if new_team is not None else old.team_id)
         require_team_open(team)
         load = team_active_count(team.pk)
         if switching:

@@ -27,6 +27,7 @@ RESIDENT_IDENTITY = {
     "birth_date",
     "district",
     "registered_by",
+    "died_on",
     "created_at",
 }
 RESIDENT_CLINICAL = {"phone", "address", "community", "key_populations"}

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -147,9 +150,43 @@ class Hierarchy:
 CITY_NAME = _("全市")
 
 
+# The hierarchies read inside a `shared_hierarchy()` block, by (start, end); None outside one.
+_SHARED: ContextVar[dict[tuple[dt.date, dt.date], Hierarchy] | None] = ContextVar(
+    "reports_shared_hierarchy", default=None
+)
+
+
+@contextmanager
+def shared_hierarchy() -> Iterator[None]:
+    """Inside the block, `hierarchy(start=, end=)` reads the units once per (start, end) and
+    gives every later caller the same tree: a rebuild of a period computes every KPI with one read
+    of the hierarchy instead of one per KPI. The trees are dropped when the outermost block ends,
+    so nothing outlives the rebuild (a unit added afterwards is seen by the next one); outside a
+    block every call reads afresh. Callers must not change the tree they get."""
+    if _SHARED.get() is not None:  # nested: the outer block's trees are still current
+        yield
+        return
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 def hierarchy(*, start: dt.date, end: dt.date) -> Hierarchy:
     """The hierarchy with the alliance memberships in force on some day of [start, end):
-    five queries, whatever the number of units."""
+    five queries, whatever the number of units (none inside a `shared_hierarchy()` block that
+    already read it)."""
+    shared = _SHARED.get()
+    if shared is None:
+        return _read_hierarchy(start=start, end=end)
+    tree = shared.get((start, end))
+    if tree is None:
+        tree = shared[(start, end)] = _read_hierarchy(start=start, end=end)
+    return tree
+
+
+def _read_hierarchy(*, start: dt.date, end: dt.date) -> Hierarchy:
     tree = Hierarchy(city_name=str(CITY_NAME))
     for district in network.report_districts():
         tree.districts[district.code] = (district.name, district.active)

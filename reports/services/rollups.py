@@ -30,7 +30,7 @@ from django.utils import timezone
 from reports.kpis import KPIS
 from reports.models import KpiRebuild, KpiValue
 from reports.periods import Period, month_of, months_between, period_containing
-from reports.units import Unit, hierarchy
+from reports.units import Unit, hierarchy, shared_hierarchy
 
 FOUR_PLACES = Decimal("0.0001")
 
@@ -85,11 +85,9 @@ def _unit_lookup(period: Period) -> Callable[[str, str], Unit | None]:
     return unit
 
 
-def rebuild_period(period: Period) -> RebuildResult:
-    """Recompute every KPI for the period and replace its rows."""
-    started = time.perf_counter()
+def _rows(period: Period, now: dt.datetime) -> list[KpiValue]:
+    """Every KPI's figures for the period as rollup rows (compute only, nothing written)."""
     unit_of = _unit_lookup(period)
-    now = timezone.now()
     rows: list[KpiValue] = []
     for kpi in KPIS.values():
         figures = kpi.compute(period)
@@ -111,6 +109,17 @@ def rebuild_period(period: Period) -> RebuildResult:
                     computed_at=now,
                 )
             )
+    return rows
+
+
+def rebuild_period(period: Period) -> RebuildResult:
+    """Recompute every KPI for the period and replace its rows."""
+    started = time.perf_counter()
+    now = timezone.now()
+    # The units (reports/units.py) are read once for the period and shared by every KPI and the
+    # unit names below, instead of once per KPI; dropped when the block ends.
+    with shared_hierarchy():
+        rows = _rows(period, now)
     with transaction.atomic():
         # Taken first: a concurrent rebuild of the same period waits here (select_for_update).
         record, _ = KpiRebuild.objects.update_or_create(

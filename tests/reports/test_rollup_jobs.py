@@ -86,7 +86,7 @@ def test_the_command_rebuilds_a_range_with_progress_lines():
     assert len(_rebuilt()) == 7
     before = list(
         KpiValue.objects.order_by(
-            "kpi", "period_kind", "period_start", "level", "unit_code"
+            "kpi", "period_kind", "period_start", "level", "unit_code", "breakdown"
         ).values_list(
             "kpi", "period_kind", "period_start", "level", "unit_code", "numerator", "value"
         )
@@ -94,7 +94,7 @@ def test_the_command_rebuilds_a_range_with_progress_lines():
     call_command("rebuild_reports", "--from", "2025-12", "--to", "2026-02", stdout=io.StringIO())
     after = list(
         KpiValue.objects.order_by(
-            "kpi", "period_kind", "period_start", "level", "unit_code"
+            "kpi", "period_kind", "period_start", "level", "unit_code", "breakdown"
         ).values_list(
             "kpi", "period_kind", "period_start", "level", "unit_code", "numerator", "value"
         )

@@ -126,8 +126,13 @@ def _seed(target: int) -> dict:
             "RESTART IDENTITY CASCADE"
         )
     rate = target / Resident.objects.count() / 1.25  # the demo adds ~25% (down, redirects)
+    # Another seed than generate_demo's: the same one would draw the same public ids for the
+    # visits the referrals' arrivals record, which generate_demo already wrote.
     counts = generate_referrals(
-        seed=SEED, today=dt.date.fromisoformat(TODAY), log=lambda _: None, up_per_resident_year=rate
+        seed=SEED + 1,
+        today=dt.date.fromisoformat(TODAY),
+        log=lambda _: None,
+        up_per_resident_year=rate,
     )
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE referrals_referral, referrals_referralevent")

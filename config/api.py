@@ -189,6 +189,7 @@ def mount_routers() -> None:
         residents_router,
     )
     from referrals.api import router as referrals_router
+    from referrals.api_slots import router as referrals_slots_router
     from reports.api import router as reports_router
     from signing.api import router as signing_router
 
@@ -197,6 +198,7 @@ def mount_routers() -> None:
     api.add_router("/alliances", alliances_router)
     api.add_router("/residents", residents_router)
     api.add_router("/", signing_router)
+    api.add_router("/referrals", referrals_slots_router)
     api.add_router("/referrals", referrals_router)
     api.add_router("/", healthcodes_router)
     api.add_router("/reports", reports_router)

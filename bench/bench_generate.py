@@ -20,10 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script (its stages): the repository on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.support import manage, recreate_database
+
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = os.environ.get(
-    "BENCH_POSTGRES_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres"
-)
 DEFAULT_DATABASE = "healthnet_bench"
 SEED = 20261129
 TODAY = "2026-11-29"
@@ -39,9 +40,9 @@ def run(
 ) -> dict:
     """Generate `residents` residents on a fresh database; return the generator's summary plus
     the wall-clock time of the command."""
-    url = _recreate_database(database)
+    url = recreate_database(database)
     env = {**os.environ, "DATABASE_URL": url, "HEALTHNET_ENV": "development"}
-    _manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "migrate", "--noinput", "-v0")
     network_source = _load_network(env)
 
     with tempfile.TemporaryDirectory() as folder:
@@ -56,7 +57,7 @@ def run(
         if encounters_per_resident is not None:
             command.append(f"--encounters-per-resident={encounters_per_resident}")
         started = time.perf_counter()
-        _manage(env, *command)
+        manage(env, *command)
         wall = time.perf_counter() - started
         summary = json.loads(summary_path.read_text())
     return {
@@ -69,27 +70,11 @@ def run(
     }
 
 
-def _recreate_database(name: str) -> str:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def _manage(env: dict, *args: str) -> None:
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT, check=True)  # noqa: S603
-
-
 def _load_network(env: dict) -> str:
     data_file = ROOT / "data" / "wuhai.yaml"
     command = ROOT / "healthnet" / "management" / "commands" / "load_network.py"
     if data_file.exists() and command.exists():
-        _manage(env, "load_network", str(data_file))
+        manage(env, "load_network", str(data_file))
         return "data/wuhai.yaml"
     subprocess.run(  # noqa: S603
         [sys.executable, str(Path(__file__).resolve()), "--create-minimal-network"],

@@ -35,10 +35,11 @@ import sys
 import time
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script (its stages): the repository on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.support import manage, recreate_database
+
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = os.environ.get(
-    "BENCH_POSTGRES_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres"
-)
 DEFAULT_DATABASE = "hn_portal"  # this benchmark's own database (dropped and made anew)
 SEED = 20261130
 TODAY = "2026-11-30"
@@ -55,7 +56,7 @@ def run(
 ) -> dict:
     residents = residents or int(os.environ.get("BENCH_PORTAL_RESIDENTS", str(RESIDENTS)))
     referrals = referrals or int(os.environ.get("BENCH_PORTAL_REFERRALS", str(REFERRALS)))
-    url = _recreate_database(database)
+    url = recreate_database(database)
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -65,9 +66,9 @@ def run(
         "DEBUG": "false",
     }
     started = time.perf_counter()
-    _manage(env, "migrate", "--noinput", "-v0")
-    _manage(env, "load_network", str(ROOT / "data" / "wuhai.yaml"))
-    _manage(
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "load_network", str(ROOT / "data" / "wuhai.yaml"))
+    manage(
         env,
         "generate_demo",
         f"--residents={residents}",
@@ -260,24 +261,6 @@ def _stage(env: dict, name: str, *args: str) -> str:
         text=True,
     ).stdout
     return output.strip().splitlines()[-1]
-
-
-def _manage(env: dict, *args: str) -> None:
-    subprocess.run(  # noqa: S603 - our own manage.py
-        [sys.executable, "manage.py", *args], env=env, cwd=ROOT, check=True
-    )
-
-
-def _recreate_database(name: str) -> str:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
 def main() -> None:

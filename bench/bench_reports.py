@@ -38,10 +38,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+if __package__ in (None, ""):  # run as a script (its stages): the repository on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.support import manage, recreate_database
+
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = os.environ.get(
-    "BENCH_POSTGRES_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres"
-)
 DEFAULT_DATABASE = "healthnet_reports"
 SEED = 20261130
 TODAY = "2026-10-31"
@@ -58,13 +59,13 @@ def run(
 ) -> dict:
     residents = residents or int(os.environ.get("BENCH_REPORTS_RESIDENTS", "20000"))
     referrals = referrals or int(os.environ.get("BENCH_REPORTS_REFERRALS", "60000"))
-    url = _recreate_database(database)
+    url = recreate_database(database)
     env = {**os.environ, "DATABASE_URL": url, "HEALTHNET_ENV": "development"}
-    _manage(env, "migrate", "--noinput", "-v0")
-    _manage(env, "load_network", str(ROOT / "data" / "wuhai.yaml"))
-    _manage(env, "load_service_packages")
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "load_network", str(ROOT / "data" / "wuhai.yaml"))
+    manage(env, "load_service_packages")
     started = time.perf_counter()
-    _manage(
+    manage(
         env,
         "generate_demo",
         f"--residents={residents}",
@@ -436,21 +437,6 @@ def _stage(env: dict, name: str, *args: str) -> str:
         text=True,
     ).stdout
     return output.strip().splitlines()[-1]
-
-
-def _manage(env: dict, *args: str) -> None:
-    subprocess.run(  # noqa: S603 - our own manage.py
-        [sys.executable, "manage.py", *args], env=env, cwd=ROOT, check=True
-    )
-
-
-def _recreate_database(name: str) -> str:
-    import psycopg
-
-    with psycopg.connect(ADMIN_URL, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
 
 def main() -> None:

@@ -28,10 +28,11 @@ import sys
 import time
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script (its stages): the repository on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.support import recreate_database
+
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = os.environ.get(
-    "BENCH_POSTGRES_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres"
-)
 DEFAULT_DATABASE = "hn_resident"  # this branch's database (it is dropped and made anew)
 CACHE_URL = os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/11")
 REQUESTS = 300
@@ -39,7 +40,7 @@ REQUESTS = 300
 
 def run(requests: int | None = None, *, database: str = DEFAULT_DATABASE) -> dict:
     requests = requests or int(os.environ.get("BENCH_RESIDENT_REQUESTS", str(REQUESTS)))
-    url = _recreate_database(database)
+    url = recreate_database(database)
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -84,18 +85,6 @@ def run(requests: int | None = None, *, database: str = DEFAULT_DATABASE) -> dic
             "The whole page (GET /me/code/) is loaded once; every later refresh is this region.",
         ],
     }
-
-
-def _recreate_database(name: str) -> str:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
 # --- in the child process, with DATABASE_URL set ------------------------------------------------

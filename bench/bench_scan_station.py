@@ -29,10 +29,11 @@ import sys
 import time
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script (its stages): the repository on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.support import recreate_database
+
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = os.environ.get(
-    "BENCH_POSTGRES_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres"
-)
 DEFAULT_DATABASE = "hn_scan_station"  # dropped and made anew
 CACHE_URL = os.environ.get("BENCH_SCAN_STATION_CACHE_URL", "redis://127.0.0.1:6379/9")
 REQUESTS = 300
@@ -42,7 +43,7 @@ PURPOSES = ["registration", "consultation", "dispensing", "health_management"]
 
 def run(requests: int | None = None, *, database: str = DEFAULT_DATABASE) -> dict:
     requests = requests or int(os.environ.get("BENCH_SCAN_STATION_REQUESTS", str(REQUESTS)))
-    url = _recreate_database(database)
+    url = recreate_database(database)
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -90,18 +91,6 @@ def run(requests: int | None = None, *, database: str = DEFAULT_DATABASE) -> dic
             "healthcode_scan (the API's scan) and renders the result and the day's log.",
         ],
     }
-
-
-def _recreate_database(name: str) -> str:
-    import psycopg
-    from psycopg import sql
-
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
 # --- in the child process, with DATABASE_URL set ------------------------------------------------

@@ -25,6 +25,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # run as a script (its stages): the repository on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.support import manage, recreate_database
+
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get(
     "BENCH_POSTGRES_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres"
@@ -37,10 +41,10 @@ TODAY = "2026-11-29"
 
 def run(rows: int | None = None, *, database: str = DEFAULT_DATABASE, xlsx: bool = False) -> dict:
     rows = rows or int(os.environ.get("BENCH_SIGNING_ROWS", str(ROWS)))
-    url = _recreate_database(database)
+    url = recreate_database(database)
     env = {**os.environ, "DATABASE_URL": url, "HEALTHNET_ENV": "development"}
-    _manage(env, "migrate", "--noinput", "-v0")
-    _manage(env, "load_network", str(ROOT / "data" / "wuhai.yaml"))
+    manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "load_network", str(ROOT / "data" / "wuhai.yaml"))
     args = [sys.executable, __file__, "--child", f"--rows={rows}"]
     if xlsx:
         args.append("--xlsx")
@@ -77,21 +81,6 @@ def run(rows: int | None = None, *, database: str = DEFAULT_DATABASE, xlsx: bool
             "row, the count and the page.",
         ],
     }
-
-
-def _recreate_database(name: str) -> str:
-    import psycopg
-
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-
-
-def _manage(env: dict, *args: str) -> None:
-    subprocess.run(  # noqa: S603 - our own manage.py
-        [sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT, check=True
-    )
 
 
 # --- the child process: Django set up against the benchmark database ------------------------------

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -37,7 +36,7 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script (its stages): the repository on the path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.support import manage, recreate_database
+from bench.support import manage, percentiles, recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = "hn_portal"  # this benchmark's own database (dropped and made anew)
@@ -190,14 +189,7 @@ def _measure() -> dict:
             timings[name].append((time.perf_counter() - started) * 1000)
     results = {}
     for name, samples in timings.items():
-        ordered = sorted(samples)
-        results[name] = {
-            "p50": statistics.median(ordered),
-            "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
-            "min": ordered[0],
-            "max": ordered[-1],
-            "queries": queries[name],
-        }
+        results[name] = {**percentiles(samples), "queries": queries[name]}
         print(f"{name}: p50 {results[name]['p50']:.1f} ms", file=sys.stderr)
     return {
         "referrals": Referral.objects.count(),

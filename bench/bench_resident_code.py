@@ -30,7 +30,7 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script (its stages): the repository on the path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.support import recreate_database
+from bench.support import percentiles, recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = "hn_resident"  # this branch's database (it is dropped and made anew)
@@ -88,14 +88,6 @@ def run(requests: int | None = None, *, database: str = DEFAULT_DATABASE) -> dic
 
 
 # --- in the child process, with DATABASE_URL set ------------------------------------------------
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "p50": statistics.median(ordered),
-        "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
-    }
 
 
 def _child(requests: int) -> dict:
@@ -163,8 +155,8 @@ def _child(requests: int) -> dict:
     with CaptureQueriesContext(connection) as queries:
         poll(base + dt.timedelta(seconds=30 * requests + 5))
     return {
-        "new_code": _percentiles(new_code),
-        "repeat": _percentiles(repeat),
+        "new_code": percentiles(new_code),
+        "repeat": percentiles(repeat),
         "bytes_gzip": int(statistics.median(sizes)),
         "bytes_raw": int(statistics.median(raw)),
         "queries": len(queries.captured_queries),

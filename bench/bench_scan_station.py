@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script (its stages): the repository on the path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.support import recreate_database
+from bench.support import percentiles, recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = "hn_scan_station"  # dropped and made anew
@@ -94,14 +93,6 @@ def run(requests: int | None = None, *, database: str = DEFAULT_DATABASE) -> dic
 
 
 # --- in the child process, with DATABASE_URL set ------------------------------------------------
-
-
-def _percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "p50": statistics.median(ordered),
-        "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
-    }
 
 
 def _child(requests: int) -> dict:
@@ -197,8 +188,8 @@ def _child(requests: int) -> dict:
         with CaptureQueriesContext(connection) as queries:
             scan(htmx_client)
     return {
-        "page": _percentiles(page),
-        "partial": _percentiles(partial),
+        "page": percentiles(page),
+        "partial": percentiles(partial),
         "queries": len(queries.captured_queries),
         "accepted": accepted - 1,
     }

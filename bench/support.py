@@ -4,6 +4,7 @@ in a child process with that run's environment."""
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -32,3 +33,14 @@ def manage(env: dict, *args: str) -> None:
     subprocess.run(  # noqa: S603 - our own manage.py
         [sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT, check=True
     )
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    """p50 (the median), p95 (nearest rank), min and max of timings."""
+    ordered = sorted(samples)
+    return {
+        "p50": statistics.median(ordered),
+        "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
+        "min": ordered[0],
+        "max": ordered[-1],
+    }

@@ -8,14 +8,31 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Iterable
 from decimal import Decimal
+from typing import cast
 
-from django.db.models import Count, DateTimeField, Exists, ExpressionWrapper, F, OuterRef, Q
+from django.db.models import (
+    Count,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+)
 from django.db.models.functions import TruncDate
 
 from healthnet import selectors as network
 from referrals import selectors as referrals
-from referrals.models import CareSetting, ReferralDirection, ReferralStatus, RejectionReason
+from referrals.models import (
+    CareSetting,
+    Referral,
+    ReferralDirection,
+    ReferralStatus,
+    RejectionReason,
+)
 from referrals.transitions import Action
 from reports.kpis.base import Fact, Figure, Key, medians, tally
 from reports.periods import REPORT_TZ, Period, local_date
@@ -50,12 +67,18 @@ def _between(field: str, period: Period) -> Q:
 # --- 2, 3: referrals submitted ------------------------------------------------------------------
 
 
+def submitted(period: Period) -> QuerySet[Referral]:
+    """Referral requests submitted in the period (KPIs 2, 3, 4). A redirect's successor is the
+    same request sent on: not counted again."""
+    return referrals.report_referrals().filter(
+        _between("submitted_at", period), redirected_from__isnull=True
+    )
+
+
 def _submitted(period: Period):
-    """Referral requests submitted in the period, grouped by referring institution, local day and
-    direction. A redirect's successor is the same request sent on: not counted again."""
+    """The submitted requests grouped by referring institution, local day and direction."""
     return (
-        referrals.report_referrals()
-        .filter(_between("submitted_at", period), redirected_from__isnull=True)
+        submitted(period)
         .annotate(day=TruncDate("submitted_at", tzinfo=REPORT_TZ))
         .values("from_institution_id", "day", "direction", "care_setting")
         .annotate(n=Count("pk"))
@@ -114,9 +137,13 @@ def down_up_ratio(period: Period) -> dict[Key, Figure]:
 # --- 5, 6: decisions ----------------------------------------------------------------------------
 
 
-def _decided(period: Period):
-    """Referrals decided (accepted, rejected or redirected) in the period."""
+def decided(period: Period) -> QuerySet[Referral]:
+    """Referrals decided (accepted, rejected or redirected) in the period (KPIs 5, 6)."""
     return referrals.report_referrals().filter(_between("decided_at", period))
+
+
+# Decided by the decision deadline (KPI 5's numerator).
+DECIDED_ON_TIME = Q(decided_at__lte=F("decision_due_at"))
 
 
 def decision_on_time(period: Period) -> dict[Key, Figure]:
@@ -124,12 +151,10 @@ def decision_on_time(period: Period) -> dict[Key, Figure]:
     receiving institution."""
     tree = hierarchy(start=period.start, end=period.end)
     rows = (
-        _decided(period)
+        decided(period)
         .annotate(day=TruncDate("decided_at", tzinfo=REPORT_TZ))
         .values("to_institution_id", "day")
-        .annotate(
-            n=Count("pk"), on_time=Count("pk", filter=Q(decided_at__lte=F("decision_due_at")))
-        )
+        .annotate(n=Count("pk"), on_time=Count("pk", filter=DECIDED_ON_TIME))
         .order_by()
     )
     facts = [
@@ -142,7 +167,11 @@ def decision_on_time(period: Period) -> dict[Key, Figure]:
 def decision_hours_median(period: Period) -> dict[Key, Figure]:
     """5 median hours from submission to decision, over the referrals decided in the period."""
     tree = hierarchy(start=period.start, end=period.end)
-    rows = _decided(period).values_list("to_institution_id", "submitted_at", "decided_at")
+    # Decided in the period: submitted and decided, both instants set.
+    rows = cast(
+        "Iterable[tuple[int, dt.datetime, dt.datetime]]",
+        decided(period).values_list("to_institution_id", "submitted_at", "decided_at"),
+    )
     facts = [
         _fact(
             tree,
@@ -163,21 +192,21 @@ def rejection_rate(period: Period) -> dict[Key, Figure]:
     code: rejected with that reason ÷ all decided (the reasons' rates add up to the total)."""
     tree = hierarchy(start=period.start, end=period.end)
     rows = (
-        _decided(period)
+        decided(period)
         .annotate(day=TruncDate("decided_at", tzinfo=REPORT_TZ))
         .values("to_institution_id", "day", "status", "rejection_reason")
         .annotate(n=Count("pk"))
         .order_by()
     )
-    decided: dict[tuple[int, dt.date], int] = defaultdict(int)
+    decisions: dict[tuple[int, dt.date], int] = defaultdict(int)
     rejected: dict[tuple[int, dt.date, str], int] = defaultdict(int)
     for row in rows:
         place = (row["to_institution_id"], row["day"])
-        decided[place] += row["n"]
+        decisions[place] += row["n"]
         if row["status"] == ReferralStatus.REJECTED:
             rejected[(*place, row["rejection_reason"])] += row["n"]
     facts = []
-    for (institution_id, day), n in decided.items():
+    for (institution_id, day), n in decisions.items():
         for reason in ("", *REJECTION_REASONS):
             if reason:
                 numerator = rejected.get((institution_id, day, reason), 0)
@@ -204,11 +233,9 @@ def rejection_rate(period: Period) -> dict[Key, Figure]:
 # --- 7: closed loops ----------------------------------------------------------------------------
 
 
-def loop_closed_3d(period: Period) -> dict[Key, Figure]:
-    """7 转诊闭环率 = referrals completed in the period whose loop was closed (the referrer's
-    acknowledgement, or the team's follow-up) within 3 days of completion ÷ completed in the
-    period, at the referring institution."""
-    tree = hierarchy(start=period.start, end=period.end)
+def completed(period: Period) -> QuerySet[Referral]:
+    """Referrals completed in the period (KPI 7's denominator), each marked `closed`: its loop
+    closed (the referrer's acknowledgement, or the team's follow-up) within 3 days."""
     closing = referrals.report_referral_events(actions=LOOP_CLOSING_ACTIONS).filter(
         referral=OuterRef("pk"),
         at__lte=ExpressionWrapper(
@@ -216,10 +243,21 @@ def loop_closed_3d(period: Period) -> dict[Key, Figure]:
             output_field=DateTimeField(),
         ),
     )
-    rows = (
+    return (
         referrals.report_referrals()
         .filter(_between("completed_at", period))
-        .annotate(day=TruncDate("completed_at", tzinfo=REPORT_TZ), closed=Exists(closing))
+        .annotate(closed=Exists(closing))
+    )
+
+
+def loop_closed_3d(period: Period) -> dict[Key, Figure]:
+    """7 转诊闭环率 = referrals completed in the period whose loop was closed (the referrer's
+    acknowledgement, or the team's follow-up) within 3 days of completion ÷ completed in the
+    period, at the referring institution."""
+    tree = hierarchy(start=period.start, end=period.end)
+    rows = (
+        completed(period)
+        .annotate(day=TruncDate("completed_at", tzinfo=REPORT_TZ))
         .values("from_institution_id", "day")
         .annotate(n=Count("pk"), closed_n=Count("pk", filter=Q(closed=True)))
         .order_by()
@@ -269,17 +307,25 @@ def reserved_slot_use(period: Period) -> dict[Key, Figure]:
 # --- 9: days waited -----------------------------------------------------------------------------
 
 
+def accepted_up_with_appointment(period: Period) -> QuerySet[Referral]:
+    """Upward referrals accepted in the period that have an appointment (KPI 9's referrals)."""
+    return (
+        decided(period)
+        .filter(direction=ReferralDirection.UP, appointment_date__isnull=False)
+        .exclude(status__in=NOT_ACCEPTED)
+    )
+
+
 def wait_days_median(period: Period) -> dict[Key, Figure]:
     """9 上转候诊天数: median days from acceptance (its local day) to the first appointment day,
     over the upward referrals accepted in the period that have an appointment, at the receiving
     institution. A no-show rebooked keeps its first appointment (the one offered)."""
     tree = hierarchy(start=period.start, end=period.end)
-    accepted = (
-        _decided(period)
-        .filter(direction=ReferralDirection.UP, appointment_date__isnull=False)
-        .exclude(status__in=NOT_ACCEPTED)
+    accepted = accepted_up_with_appointment(period)
+    rows = cast(  # accepted in the period with an appointment: both set
+        "list[tuple[int, int, dt.datetime, dt.date]]",
+        list(accepted.values_list("pk", "to_institution_id", "decided_at", "appointment_date")),
     )
-    rows = list(accepted.values_list("pk", "to_institution_id", "decided_at", "appointment_date"))
     first_booked: dict[int, dt.date] = {}
     events = (
         referrals.report_referral_events(actions=[Action.SCHEDULE])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import TruncDate
 
 from healthnet import selectors as network
@@ -15,7 +15,7 @@ from reports.kpis.base import Fact, Figure, Key, tally
 from reports.periods import REPORT_TZ, Period
 from reports.units import Hierarchy, Level, hierarchy
 from signing import selectors as signing
-from signing.models import ContractStatus, FollowUpStatus
+from signing.models import Contract, ContractStatus, FollowUp, FollowUpStatus
 
 TEAM_LEVELS: tuple[Level, ...] = ("city", "district", "alliance", "institution", "team")
 RESIDENT_LEVELS: tuple[Level, ...] = ("city", "district")
@@ -128,17 +128,29 @@ def key_population_coverage(period: Period) -> dict[Key, Figure]:
 # --- 13: renewals -------------------------------------------------------------------------------
 
 
+# Renewed with the team (KPI 13's numerator).
+RENEWED = Q(status=ContractStatus.RENEWED)
+
+
+def contracts_ending(period: Period) -> QuerySet[Contract]:
+    """Contracts whose term ends in the period, signed and not terminated on or before their
+    end date: KPI 13's denominator, at the contract's team."""
+    return (
+        signing.report_contracts_ending(start=period.start, end=period.end)
+        .filter(signed_at__isnull=False)
+        .annotate(terminated_day=TruncDate("terminated_at", tzinfo=REPORT_TZ))
+        .exclude(status=ContractStatus.TERMINATED, terminated_day__lte=F("end_date"))
+    )
+
+
 def renewal_rate(period: Period) -> dict[Key, Figure]:
     """13 续约率 = contracts renewed with their team ÷ contracts whose term ends in the period
     (signed, and not terminated on or before their end date), at the contract's team."""
     tree = hierarchy(start=period.start, end=period.end)
     rows = (
-        signing.report_contracts_ending(start=period.start, end=period.end)
-        .filter(signed_at__isnull=False)
-        .annotate(terminated_day=TruncDate("terminated_at", tzinfo=REPORT_TZ))
-        .exclude(status=ContractStatus.TERMINATED, terminated_day__lte=F("end_date"))
+        contracts_ending(period)
         .values("team_id", "end_date")
-        .annotate(n=Count("pk"), renewed=Count("pk", filter=Q(status=ContractStatus.RENEWED)))
+        .annotate(n=Count("pk"), renewed=Count("pk", filter=RENEWED))
         .order_by()
     )
     facts = [
@@ -151,15 +163,27 @@ def renewal_rate(period: Period) -> dict[Key, Figure]:
 # --- 14: 履约率 ----------------------------------------------------------------------------------
 
 
+# Done by the due date (the local day of done_at), and within the 14-day grace (KPI 14).
+DONE_BY_DUE_DATE = Q(status=FollowUpStatus.DONE, done_day__lte=F("due_date"))
+DONE_IN_GRACE = Q(status=FollowUpStatus.DONE, done_on_time=True)
+
+
+def followups_due(period: Period) -> QuerySet[FollowUp]:
+    """Follow-ups due in the period, cancelled ones left out (KPI 14's denominator, at the
+    contract's team), each with `done_day`: the local day it was done."""
+    return signing.report_followups_due(start=period.start, end=period.end).annotate(
+        done_day=TruncDate("done_at", tzinfo=REPORT_TZ)
+    )
+
+
 def _followups(period: Period):
     return (
-        signing.report_followups_due(start=period.start, end=period.end)
-        .annotate(done_day=TruncDate("done_at", tzinfo=REPORT_TZ))
+        followups_due(period)
         .values("due_date", team_id=F("contract__team_id"))
         .annotate(
             n=Count("pk"),
-            on_due=Count("pk", filter=Q(status=FollowUpStatus.DONE, done_day__lte=F("due_date"))),
-            in_grace=Count("pk", filter=Q(status=FollowUpStatus.DONE, done_on_time=True)),
+            on_due=Count("pk", filter=DONE_BY_DUE_DATE),
+            in_grace=Count("pk", filter=DONE_IN_GRACE),
         )
         .order_by()
     )

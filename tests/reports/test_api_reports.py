@@ -264,27 +264,3 @@ def _months_before(label: str, n: int) -> str:
     year, month = map(int, label.split("-"))
     index = year * 12 + month - 1 - n
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def test_drilldown_params_name_the_list_behind_an_institution_or_team_figure():
-    from reports.periods import Period
-    from reports.selectors import DRILLDOWN_LISTS, drilldown_url_params
-
-    assert set(DRILLDOWN_LISTS) <= set(KPIS)
-
-    march = Period.parse("2026-03")
-    assert drilldown_url_params("rejection_rate", "institution", "wh-p-1", march) == {
-        "list": "referrals",
-        "institution": "wh-p-1",
-        "from": "2026-03-01",
-        "to": "2026-03-31",
-    }
-    assert drilldown_url_params("fulfilment", "team", "12", march) == {
-        "list": "contracts",
-        "team": "12",
-        "from": "2026-03-01",
-        "to": "2026-03-31",
-    }
-    assert drilldown_url_params("rejection_rate", "district", "wuda", march) is None
-    assert drilldown_url_params("rejection_rate", "team", "12", march) is None
-    assert drilldown_url_params("primary_care_share", "institution", "wh-p-1", march) is None

@@ -67,6 +67,9 @@ class WorklistFilters:
     # The open emergency referrals (绿色通道): True only them, False all but them (the portal
     # pins them above its list, which then keeps the index's deadline order), None either.
     green_channel: bool | None = None
+    # Only these referrals (a queryset of them, e.g. those behind a report's figure: reports.drill);
+    # the worklist's scope still applies.
+    among: QuerySet[Referral] | None = None
 
 
 def referrals_worklist(user: User, filters: WorklistFilters) -> QuerySet[Referral]:
@@ -105,6 +108,8 @@ def referrals_worklist(user: User, filters: WorklistFilters) -> QuerySet[Referra
         qs = qs.filter(resident__public_id=filters.resident)
     if filters.appointment_date:
         qs = qs.filter(appointment_date=filters.appointment_date)
+    if filters.among is not None:
+        qs = qs.filter(pk__in=filters.among.values("pk"))
     green = Q(urgency=ReferralUrgency.EMERGENCY, status__in=OPEN_STATUSES)
     if filters.green_channel is True:
         qs = qs.filter(green)

@@ -87,6 +87,11 @@ def _team_scope(user: User) -> Q:
 # --- teams --------------------------------------------------------------------------------------
 
 
+def team_codes_worked_by(user: User) -> dict[int, str]:
+    """The teams whose residents the user works with (as teams_worked_by): id → code."""
+    return dict(FamilyDoctorTeam.objects.filter(_team_scope(user)).values_list("pk", "code"))
+
+
 def team_active_count(team_id: int) -> int:
     """Signed residents holding a place in the team (active or renewal_due)."""
     return Contract.objects.filter(team_id=team_id, status__in=ACTIVE_STATUSES).count()
@@ -218,11 +223,12 @@ def contracts_visible_to(
     expiring_within_days: int | None = None,
     overdue_followups: bool = False,
     today: dt.date | None = None,
+    among: QuerySet[Contract] | None = None,
 ) -> QuerySet[Contract]:
     """The contracts of the user's teams (a resident: their own), soonest end first. Filters:
     team code, status, key population (on `today`), ending within so many days (holding a
     place), with follow-ups overdue (pending past their due date, the contract holding a
-    place)."""
+    place), only those of `among` (e.g. the contracts behind a report's figure)."""
     today = today or timezone.localdate()
     if user.role == UserRole.RESIDENT:
         qs = (
@@ -249,6 +255,8 @@ def contracts_visible_to(
             Exists(_overdue_followups(today).filter(contract_id=OuterRef("pk"))),
             status__in=ACTIVE_STATUSES,
         )
+    if among is not None:
+        qs = qs.filter(pk__in=among.values("pk"))
     return _contract_joins(qs).order_by("end_date", "pk")
 
 
@@ -373,9 +381,11 @@ def followups_visible_to(
     team: str | None = None,
     within_days: int = 30,
     today: dt.date | None = None,
+    among: QuerySet[FollowUp] | None = None,
 ) -> QuerySet[FollowUp]:
     """due: pending and due within `within_days` (overdue included); overdue: pending, past due;
-    pending / done: by status. Only contracts in an active status, only the user's teams."""
+    pending / done: by status (None: every state, e.g. with `among`, the follow-ups behind a
+    report's figure). Only the user's teams."""
     today = today or timezone.localdate()
     visible_teams = FamilyDoctorTeam.objects.filter(_team_scope(user)).values("pk")
     qs = FollowUp.objects.filter(contract__team_id__in=visible_teams)
@@ -389,6 +399,8 @@ def followups_visible_to(
         qs = qs.filter(status=FollowUpStatus.DONE)
     if team:
         qs = qs.filter(contract__team__code=team)
+    if among is not None:
+        qs = qs.filter(pk__in=among.values("pk"))
     return qs.select_related(
         "item", "item__package", "contract", "contract__resident", "contract__team", "done_by"
     ).order_by("due_date", "pk")

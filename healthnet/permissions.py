@@ -257,6 +257,14 @@ _EXTRA = (
         _roles(R.BUREAU, R.SYSTEM_ADMIN),
     ),
     Permission(
+        "report.read_institution",
+        "reports",
+        "查看本机构及其家庭医生团队的分级诊疗指标，并打开指标背后的转诊、签约或随访名单（名单仍按本人权限）",
+        "read one's institution's and its teams' tiered-care indicators, and open the referral, "
+        "contract or follow-up list behind a figure (the list as one's role may read it)",
+        _roles(R.REFERRAL_COORDINATOR, R.INSTITUTION_ADMIN),
+    ),
+    Permission(
         "system.manage",
         "system",
         "系统管理",

@@ -50,11 +50,14 @@ EXPECTED = {
     UserRole.DOCTOR: DESK | CLINICAL | WARD | {"referral.create"},
     UserRole.NURSE: DESK | CLINICAL | WARD,
     UserRole.PUBLIC_HEALTH: DESK | CLINICAL,
-    UserRole.REFERRAL_COORDINATOR: DESK | CLINICAL | WARD | {"referral.create"},
+    UserRole.REFERRAL_COORDINATOR: DESK
+    | CLINICAL
+    | WARD
+    | {"referral.create", "report.read_institution"},
     UserRole.PHARMACIST: STAFF_COMMON,
     UserRole.CLERK: DESK | WARD,
     UserRole.INSTITUTION_ADMIN: DESK
-    | {"healthcode.scan_log", "contract.import", "team.read_members"},
+    | {"healthcode.scan_log", "contract.import", "team.read_members", "report.read_institution"},
     UserRole.BUREAU: {"network.read", "team.list", "report.read"},
     UserRole.RESIDENT: {
         "network.read",

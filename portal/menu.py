@@ -80,6 +80,7 @@ RULES: dict[str, Rule] = {
     "signing.institution_teams": Rule("team.read_members", is_institution_staff),
     "residents.view_record": Rule("resident.read", is_institution_staff),
     "reports.view_dashboard": Rule("report.read"),
+    "reports.view_institution": Rule("report.read_institution", is_institution_staff),
     "portal.system_admin": Rule("system.manage"),
     # --- the resident's phone and the desk's cards (issue 11) ---
     "residents.view_own_records": Rule("healthcode.view_own", can_view_own_healthcode),
@@ -115,6 +116,7 @@ PAGES: tuple[Page, ...] = (
     Page("contract-import", _("签约导入"), "signing.import_contracts"),
     Page("desk-cards", _("健康卡办理"), "healthcodes.desk_cards"),
     Page("institution-teams", _("团队与成员"), "signing.institution_teams"),
+    Page("institution-kpis", _("本机构指标"), "reports.view_institution"),
     Page("resident-record", _("居民档案"), "residents.view_record", in_menu=False),
     Page("referral-detail", _("转诊详情"), "referrals.view_worklist", in_menu=False),
     Page("system-home", _("系统管理"), "portal.system_admin"),

@@ -9,6 +9,7 @@ from portal.pages import (
     bureau,
     desk_cards,
     imports,
+    institution_kpis,
     landing,
     referral_detail,
     referral_new,
@@ -137,4 +138,5 @@ urlpatterns += [
 urlpatterns += [
     path("bureau/", bureau.dashboard, name="bureau-dashboard"),
     path("bureau/kpi/<slug:code>/", bureau.kpi_detail, name="bureau-kpi"),
+    path("institution/kpis/", institution_kpis.institution_kpis, name="institution-kpis"),
 ]

@@ -25,6 +25,7 @@ from healthnet.selectors import departments_of_institution
 from healthnet.services import audit_record
 from portal.htmx import PortalRequest
 from portal.menu import page_view
+from portal.pages.figures import figure_audit, figure_filter
 from portal.pages.lists import page_of, query_without_page
 from referrals.api import WorklistFilter
 from referrals.models import (
@@ -104,6 +105,8 @@ def worklist_row(referral: Any, now: dt.datetime) -> dict[str, Any]:
 
 def _worklist(request: PortalRequest, box: str) -> HttpResponse:
     filters, dropped = read_filters(request.GET)
+    figure, refused = figure_filter(request, f"referrals-{box}")
+    dropped += refused
     asked = WorklistFilters(
         box=box,
         status=filters.status,
@@ -113,13 +116,20 @@ def _worklist(request: PortalRequest, box: str) -> HttpResponse:
         department=filters.department,
         resident=filters.resident,
         appointment_date=filters.appointment_date,
+        among=figure.records if figure else None,
     )
-    # The open green channel on top of every page; the list below keeps the deadline order the
-    # worklist index gives (no sort over the whole box).
-    pinned = list(
-        referrals_worklist(request.user, replace(asked, green_channel=True))[:GREEN_CHANNEL_MAX]
-    )
-    page = page_of(request, referrals_worklist(request.user, replace(asked, green_channel=False)))
+    if figure:  # the records behind a figure: all of them in one list, nothing pinned apart
+        pinned = []
+        page = page_of(request, referrals_worklist(request.user, asked))
+    else:
+        # The open green channel on top of every page; the list below keeps the deadline order
+        # the worklist index gives (no sort over the whole box).
+        pinned = list(
+            referrals_worklist(request.user, replace(asked, green_channel=True))[:GREEN_CHANNEL_MAX]
+        )
+        page = page_of(
+            request, referrals_worklist(request.user, replace(asked, green_channel=False))
+        )
     with transaction.atomic():
         audit_record(
             actor=request.user,
@@ -128,6 +138,7 @@ def _worklist(request: PortalRequest, box: str) -> HttpResponse:
             details={
                 "box": box,
                 "filters": filters.model_dump(mode="json", exclude_none=True, exclude={"box"}),
+                **(figure_audit(figure) if figure else {}),
             },
         )
     now = timezone.now()
@@ -151,7 +162,8 @@ def _worklist(request: PortalRequest, box: str) -> HttpResponse:
             "departments": list(departments_of_institution(request.user.institution_id))
             if request.user.institution_id
             else [],
-            "filtered": any(request.GET.get(name) for name in FILTERS),
+            "filtered": any(request.GET.get(name) for name in FILTERS) or figure is not None,
+            "figure": figure,
         },
     )
 

@@ -34,6 +34,7 @@ from healthnet.services import audit_record
 from portal.htmx import PortalRequest
 from portal.menu import page_view
 from portal.pages import contract_forms
+from portal.pages.figures import figure_audit, figure_filter
 from portal.pages.lists import filters_from, found, page_of, query_without_page
 from portal.schema_forms import SchemaForm
 from signing import permissions, selectors
@@ -90,6 +91,8 @@ def team_contracts(request: PortalRequest) -> HttpResponse:
     if filters.key_population is not None and not clinical:
         filters.key_population = None
         dropped = [*dropped, "key_population"]
+    figure, refused = figure_filter(request, "team-contracts")
+    dropped = [*dropped, *refused]
     today = timezone.localdate()
     contracts = selectors.contracts_visible_to(
         request.user,
@@ -99,10 +102,11 @@ def team_contracts(request: PortalRequest) -> HttpResponse:
         expiring_within_days=filters.expiring_within,
         overdue_followups=filters.overdue_followups,
         today=today,
+        among=figure.records if figure else None,
     )
     page = page_of(request, contracts)
     overdue = selectors.overdue_followup_counts([c.pk for c in page], today=today)
-    _audit_list(request, "contract", filters.dict())
+    _audit_list(request, "contract", {**filters.dict(), **(figure_audit(figure) if figure else {})})
     rows = [
         {
             "contract": contract,
@@ -129,7 +133,9 @@ def team_contracts(request: PortalRequest) -> HttpResponse:
             "clinical": clinical,
             "populations": KeyPopulation.choices,
             "expiring_days": 30,
-            "filtered": any(request.GET.get(name) for name in CONTRACT_FILTERS),
+            "filtered": any(request.GET.get(name) for name in CONTRACT_FILTERS)
+            or figure is not None,
+            "figure": figure,
         },
     )
 
@@ -290,17 +296,23 @@ def _followup_row(followup: FollowUp, today: Any, *, may_record: bool, form: Any
 @page_view("team-followups")
 def team_followups(request: PortalRequest) -> HttpResponse:
     filters, dropped = filters_from(FollowUpFilter, request.GET, FOLLOWUP_FILTERS)
+    figure, refused = figure_filter(request, "team-followups")
+    dropped = [*dropped, *refused]
     today = timezone.localdate()
     followups = selectors.followups_visible_to(
         request.user,
-        state=filters.state,
+        # The follow-ups behind a figure are of every state (done on time, late, pending).
+        state=None if figure else filters.state,
         team=filters.team,
         within_days=filters.within_days,
         today=today,
+        among=figure.records if figure else None,
     )
     page = page_of(request, followups)
     member_of = selectors.member_team_ids(request.user)
-    _audit_list(request, "follow_up", filters.dict())
+    _audit_list(
+        request, "follow_up", {**filters.dict(), **(figure_audit(figure) if figure else {})}
+    )
     rows = [
         _followup_row(
             f,
@@ -321,6 +333,7 @@ def team_followups(request: PortalRequest) -> HttpResponse:
             "rows": rows,
             "query": query_without_page(request),
             "next": request.get_full_path(),
+            "figure": figure,
         },
     )
 

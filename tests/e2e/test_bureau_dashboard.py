@@ -193,3 +193,22 @@ def test_the_dashboard_before_any_rollup_says_how_to_build_them(page, base_url, 
     expect(page.locator(".bureau-empty code")).to_contain_text("rebuild_reports --from")
     expect(page.locator("[data-chart]")).to_have_count(0)
     assert_axe_clean(page)
+
+
+def test_the_institution_opens_the_referrals_behind_its_figure(page, base_url, reported):
+    """本机构指标 at the hospital (T): its three downward referrals of June are a linked figure;
+    the link opens its outgoing worklist with exactly those three, the figure named."""
+    login_as(page, base_url, reported.users["tertiary_coordinator"])
+    page.goto(f"{base_url}/institution/kpis/?period={JUNE}")
+    expect(page.locator('nav a[href="/institution/kpis/"]')).to_have_count(1)  # in the menu
+    expect(page.get_by_role("heading", level=1)).to_have_text("本机构指标")
+    row = page.locator('tr[data-kpi="referrals_down"]')
+    assert_axe_clean(page)
+
+    row.get_by_role("link", name="3").click()
+    expect(page).to_have_url(re.compile(r"/referrals/outgoing/\?.*kpi=referrals_down"))
+    expect(page.get_by_role("status").filter(has_text="下转人次")).to_contain_text("共 3 条")
+    expect(page.locator("table.list-table tbody tr")).to_have_count(3)
+    assert_axe_clean(page)
+    page.get_by_role("link", name="返回本机构指标").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("本机构指标")

@@ -43,6 +43,7 @@ ALLOWED = {
     "contract-import": {"institution_admin"},
     "desk-cards": WORKLIST,  # print cards, revoke them, register guardians: the desk roles
     "institution-teams": {"institution_admin"},
+    "institution-kpis": {"institution_admin", "referral_coordinator"},
     "system-home": {"system_admin"},
     "bureau-dashboard": {"bureau", "system_admin"},
     "my-code": {"resident"},

@@ -82,9 +82,9 @@ PERMISSIONS: tuple[Permission, ...] = (
     Permission(
         "resident.update",
         "residents",
-        "为相关居民登记迁移、死亡和重点人群变更",
+        "为相关居民登记迁移、死亡和重点人群变更（重点人群限可查看健康信息的角色）",
         "record a move, a death or a key-population change of a resident who concerns one's "
-        "institution",
+        "institution (key populations: only roles that read them, resident.read_clinical)",
         _roles(_DESK_AND_CLINICAL),
     ),
     Permission(
@@ -341,6 +341,14 @@ def can_view_resident(user: User, resident: Resident, *, related_to_institution:
     if user.role == UserRole.RESIDENT:
         return user.resident_id == resident.pk
     return is_institution_staff(user) and related_to_institution
+
+
+def can_set_key_populations(user: User) -> bool:
+    """Write a resident's key-population tags (at registration or later): health data, so only
+    who may read it back (the clinical view); a clerk registers and records moves without them."""
+    return has_permission(user, "resident.read_clinical") and (
+        has_permission(user, "resident.register") or has_permission(user, "resident.update")
+    )
 
 
 def can_read_resident_clinical(user: User) -> bool:

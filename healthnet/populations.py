@@ -7,6 +7,13 @@ import datetime as dt
 
 from healthnet.models import KeyPopulation, Resident
 
+# Tags are health data: who may not read them back may not write them (docs/security.md).
+POPULATIONS_FORBIDDEN = "populations_forbidden"
+POPULATIONS_FORBIDDEN_MESSAGE = (
+    "您的角色不能登记或变更重点人群（健康信息）"
+    "(your role may not set key populations: they are health data)"
+)
+
 
 def age_on(birth_date: dt.date, on: dt.date) -> int:
     return on.year - birth_date.year - ((on.month, on.day) < (birth_date.month, birth_date.day))

@@ -28,6 +28,7 @@ from healthnet.models import (
     ResidentRegistration,
     User,
 )
+from healthnet.populations import POPULATIONS_FORBIDDEN, POPULATIONS_FORBIDDEN_MESSAGE
 from healthnet.selectors import (
     district_by_code,
     resident_not_found,
@@ -237,6 +238,13 @@ def _end_tag(tag: ResidentPopulationTag, *, last_day: dt.date) -> None:
     tag.save(update_fields=["valid_to"])
 
 
+def _populations_require(actor: User | None) -> None:
+    """Key-population tags are health data: a role that does not read them may not set them
+    (403 `populations_forbidden`, asked before the resident is looked up)."""
+    if actor is not None and not permissions.can_set_key_populations(actor):
+        raise Forbidden(POPULATIONS_FORBIDDEN, POPULATIONS_FORBIDDEN_MESSAGE)
+
+
 def population_tag_add(
     *, actor: User | None, resident: Resident, population: str, on: dt.date
 ) -> ResidentPopulationTag:
@@ -244,6 +252,7 @@ def population_tag_add(
     unknown one (422), already tagged (409 `population_tag_open`), `on` in the future or not after
     the last day of an earlier tag of the same population (422), the resident dead (409)."""
     registry_population_check(population)
+    _populations_require(actor)
     register_change_require(actor, resident)
     with transaction.atomic():
         resident = _lock(resident)
@@ -270,6 +279,7 @@ def population_tag_end(
     (None is returned). Refused: no such open tag (404), `on` in the future or before the tag began
     (422)."""
     registry_population_check(population)
+    _populations_require(actor)
     register_change_require(actor, resident)
     with transaction.atomic():
         resident = _lock(resident)
@@ -296,6 +306,7 @@ def resident_populations_set(
     for population in populations:
         registry_population_check(population, field="populations")
     wanted = set(populations)
+    _populations_require(actor)
     register_change_require(actor, resident)
     with transaction.atomic():
         current = set(

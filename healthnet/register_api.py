@@ -12,7 +12,7 @@ import uuid
 from ninja import Field, Schema
 
 from healthnet import permissions, selectors, services
-from healthnet.api import ResidentOut, residents_router
+from healthnet.api import ResidentViewOut, resident_view, residents_router
 from healthnet.errors import Forbidden, NotFound
 from healthnet.models import (
     Encounter,
@@ -22,6 +22,7 @@ from healthnet.models import (
     Resident,
     User,
 )
+from healthnet.populations import POPULATIONS_FORBIDDEN, POPULATIONS_FORBIDDEN_MESSAGE
 
 
 class ResidentMoveIn(Schema):
@@ -80,7 +81,7 @@ def _resident_to_update(user: User, resident_id: uuid.UUID) -> Resident:
     return resident
 
 
-@residents_router.post("/{uuid:resident_id}/move", response=ResidentOut)
+@residents_router.post("/{uuid:resident_id}/move", response=ResidentViewOut)
 def resident_move(request, resident_id: uuid.UUID, payload: ResidentMoveIn):
     """Record a move to another district (on that district's register from `on`), away from
     the city (`district` empty), or back to the city after moving away (`district` given).
@@ -90,23 +91,26 @@ def resident_move(request, resident_id: uuid.UUID, payload: ResidentMoveIn):
     services.resident_move(
         actor=request.user, resident=resident, on=payload.on, district=payload.district
     )
-    return selectors.resident_by_public_id(resident_id)
+    return resident_view(request.user, selectors.resident_by_public_id(resident_id))
 
 
-@residents_router.post("/{uuid:resident_id}/death", response=ResidentOut)
+@residents_router.post("/{uuid:resident_id}/death", response=ResidentViewOut)
 def resident_death(request, resident_id: uuid.UUID, payload: ResidentDeathIn):
     """Record a death: the registration and the key-population tags end that day. 409
     `resident_deceased` when already recorded."""
     resident = _resident_to_update(request.user, resident_id)
     services.resident_death_record(actor=request.user, resident=resident, died_on=payload.died_on)
-    return selectors.resident_by_public_id(resident_id)
+    return resident_view(request.user, selectors.resident_by_public_id(resident_id))
 
 
-@residents_router.post("/{uuid:resident_id}/populations", response=ResidentOut)
+@residents_router.post("/{uuid:resident_id}/populations", response=ResidentViewOut)
 def resident_populations(request, resident_id: uuid.UUID, payload: ResidentPopulationsIn):
     """Set the resident's registry key populations from `on`: new ones are tagged from that day,
     the ones left out end the day before (their history stays). 422 `population_derived` for an
-    age group."""
+    age group; 403 `populations_forbidden` for a role that does not read health data (the
+    desk, the pharmacy, the institution admin)."""
+    if not permissions.can_set_key_populations(request.user):  # the role alone answers
+        raise Forbidden(POPULATIONS_FORBIDDEN, POPULATIONS_FORBIDDEN_MESSAGE)
     resident = _resident_to_update(request.user, resident_id)
     services.resident_populations_set(
         actor=request.user,
@@ -114,7 +118,7 @@ def resident_populations(request, resident_id: uuid.UUID, payload: ResidentPopul
         populations=[str(p) for p in payload.populations],
         on=payload.on,
     )
-    return selectors.resident_by_public_id(resident_id)
+    return resident_view(request.user, selectors.resident_by_public_id(resident_id))
 
 
 @residents_router.get("/{uuid:resident_id}/registrations", response=list[RegistrationOut])

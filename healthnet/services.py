@@ -35,7 +35,11 @@ from healthnet.models import (
     User,
 )
 from healthnet.national_id import encrypt_national_id, national_id_hash, parse_national_id
-from healthnet.populations import age_on
+from healthnet.populations import (
+    POPULATIONS_FORBIDDEN,
+    POPULATIONS_FORBIDDEN_MESSAGE,
+    age_on,
+)
 from healthnet.rate_limits import national_id_lookup_count
 from healthnet.request_context import current_client_ip, current_request_id
 from healthnet.selectors import (
@@ -107,6 +111,8 @@ def resident_create(
         )
     district_by_code(district, active_only=True)  # district_unknown
     tags = _registry_populations(populations or [])
+    if tags and not permissions.can_set_key_populations(actor):
+        raise Forbidden(POPULATIONS_FORBIDDEN, POPULATIONS_FORBIDDEN_MESSAGE)
     lookup = national_id_hash(identity.number)
     try:
         with transaction.atomic():

@@ -140,7 +140,7 @@ def test_a_template_builds_a_menu_from_the_catalogue(db):
         "resident.register=在本机构登记居民|"
         "resident.lookup=凭身份证号码查找居民（居民持证在场）|"
         "resident.read=查看居民档案：工作人员限与本机构相关的居民，居民限本人|"
-        "resident.update=为相关居民登记迁移、死亡和重点人群变更|"
+        "resident.update=为相关居民登记迁移、死亡和重点人群变更（重点人群限可查看健康信息的角色）|"
         "encounter.inpatient=在本机构办理入院和出院|"
         "guardianship.manage=在窗口为相关居民登记或撤销照护人（亲属码）|"
     )

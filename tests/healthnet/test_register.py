@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count
 
 from healthnet import services
-from healthnet.errors import Conflict, InvalidInput, NotFound
+from healthnet.errors import Conflict, Forbidden, InvalidInput, NotFound
 from healthnet.models import (
     AuditEvent,
     Encounter,
@@ -54,6 +54,17 @@ def wuda(db):
 
 
 @pytest.fixture
+def nurse(institution):
+    """Key-population tags are health data: set by a role that reads them (not the clerk)."""
+    return UserFactory(username="nurse", role=UserRole.NURSE, institution=institution)
+
+
+@pytest.fixture
+def nurse_api(nurse):
+    return api_client_for(nurse)
+
+
+@pytest.fixture
 def resident(institution, wuda):
     resident = ResidentFactory(registered_by=institution, district="haibowan")
     ResidentRegistration.objects.create(
@@ -79,9 +90,9 @@ def _registered(day) -> dict[str, int]:
 # --- registration at creation ------------------------------------------------------------------
 
 
-def test_registering_a_resident_opens_their_first_period_today(clerk_api):
+def test_registering_a_resident_opens_their_first_period_today(nurse_api):
     number = national_id_for(9, birth_date=D(1970, 2, 3))
-    response = clerk_api.post(
+    response = nurse_api.post(
         "/api/v1/residents",
         {
             "national_id": number,
@@ -205,9 +216,9 @@ def test_the_move_api_answers_the_resident_and_refuses_out_of_scope_and_roles(
 # --- deaths --------------------------------------------------------------------------------------
 
 
-def test_a_death_ends_the_register_and_the_tags_that_day(clerk, resident):
+def test_a_death_ends_the_register_and_the_tags_that_day(clerk, nurse, resident):
     services.population_tag_add(
-        actor=clerk, resident=resident, population="hypertension", on=D(2024, 3, 1)
+        actor=nurse, resident=resident, population="hypertension", on=D(2024, 3, 1)
     )
     services.resident_death_record(actor=clerk, resident=resident, died_on=D(2026, 5, 31))
 
@@ -251,12 +262,12 @@ def test_the_death_api(clerk_api, resident):
 # --- key-population tags -------------------------------------------------------------------------
 
 
-def test_tags_have_periods_and_the_day_selector_reads_them_at_the_edges(clerk, resident):
+def test_tags_have_periods_and_the_day_selector_reads_them_at_the_edges(nurse, resident):
     services.population_tag_add(
-        actor=clerk, resident=resident, population="pregnant", on=D(2025, 9, 1)
+        actor=nurse, resident=resident, population="pregnant", on=D(2025, 9, 1)
     )
     services.population_tag_end(
-        actor=clerk, resident=resident, population="pregnant", on=D(2026, 6, 1)
+        actor=nurse, resident=resident, population="pregnant", on=D(2026, 6, 1)
     )
     tag = ResidentPopulationTag.objects.get(resident=resident)
     assert (tag.valid_from, tag.valid_to) == (D(2025, 9, 1), D(2026, 5, 31))
@@ -266,12 +277,12 @@ def test_tags_have_periods_and_the_day_selector_reads_them_at_the_edges(clerk, r
     assert not population_tags_on(D(2026, 6, 1)).exists()
     # a second pregnancy later: a new row, the history stays
     services.population_tag_add(
-        actor=clerk, resident=resident, population="pregnant", on=D(2026, 6, 10)
+        actor=nurse, resident=resident, population="pregnant", on=D(2026, 6, 10)
     )
     assert ResidentPopulationTag.objects.filter(resident=resident).count() == 2
     with pytest.raises(Conflict):
         services.population_tag_add(
-            actor=clerk, resident=resident, population="pregnant", on=D(2026, 6, 12)
+            actor=nurse, resident=resident, population="pregnant", on=D(2026, 6, 12)
         )
 
 
@@ -280,32 +291,32 @@ def test_a_tag_without_a_start_counts_for_every_past_day(resident):
     assert population_tags_on(D(1990, 1, 1)).count() == 1
 
 
-def test_ending_a_tag_on_its_first_day_removes_it_and_age_groups_are_refused(clerk, resident):
+def test_ending_a_tag_on_its_first_day_removes_it_and_age_groups_are_refused(nurse, resident):
     services.population_tag_add(
-        actor=clerk, resident=resident, population="disabled", on=D(2026, 6, 1)
+        actor=nurse, resident=resident, population="disabled", on=D(2026, 6, 1)
     )
     assert (
         services.population_tag_end(
-            actor=clerk, resident=resident, population="disabled", on=D(2026, 6, 1)
+            actor=nurse, resident=resident, population="disabled", on=D(2026, 6, 1)
         )
         is None
     )
     assert not ResidentPopulationTag.objects.filter(resident=resident).exists()
     with pytest.raises(InvalidInput) as refusal:
         services.population_tag_add(
-            actor=clerk, resident=resident, population="elderly_65", on=D(2026, 6, 1)
+            actor=nurse, resident=resident, population="elderly_65", on=D(2026, 6, 1)
         )
     assert refusal.value.code == "population_derived"
     with pytest.raises(NotFound):
         services.population_tag_end(
-            actor=clerk, resident=resident, population="disabled", on=D(2026, 6, 2)
+            actor=nurse, resident=resident, population="disabled", on=D(2026, 6, 2)
         )
 
 
-def test_the_populations_api_sets_tags_from_a_day(clerk_api, resident):
+def test_the_populations_api_sets_tags_from_a_day(nurse_api, resident):
     ResidentPopulationTag.objects.create(resident=resident, population="low_income")
     url = f"/api/v1/residents/{resident.public_id}/populations"
-    response = clerk_api.post(url, {"populations": ["diabetes"], "on": "2026-06-01"})
+    response = nurse_api.post(url, {"populations": ["diabetes"], "on": "2026-06-01"})
     assert response.status_code == 200, response.content
     assert response.json()["key_populations"] == ["diabetes", "elderly_65"]  # born in 1950
     assert sorted(
@@ -313,11 +324,71 @@ def test_the_populations_api_sets_tags_from_a_day(clerk_api, resident):
             "population", "valid_from", "valid_to"
         )
     ) == [("diabetes", D(2026, 6, 1), None), ("low_income", None, D(2026, 5, 31))]
-    derived = clerk_api.post(url, {"populations": ["child_0_6"], "on": "2026-06-01"})
+    derived = nurse_api.post(url, {"populations": ["child_0_6"], "on": "2026-06-01"})
     assert (derived.status_code, derived.json()["code"]) == (422, "population_derived")
-    unknown = clerk_api.post(url, {"populations": ["vampire"], "on": "2026-06-01"})
+    unknown = nurse_api.post(url, {"populations": ["vampire"], "on": "2026-06-01"})
     assert unknown.status_code == 422
     assert ResidentPopulationTag.objects.filter(resident=resident).count() == 2
+
+
+# --- least privilege: health tags are written only by who reads them ------------------------------
+
+
+@pytest.mark.parametrize("role", [UserRole.CLERK, UserRole.INSTITUTION_ADMIN])
+def test_a_role_that_does_not_read_health_tags_may_not_set_them(institution, resident, role):
+    user = UserFactory(role=role, institution=institution)
+    api = api_client_for(user)
+    before = set(ResidentPopulationTag.objects.values_list("pk", "population", "valid_to"))
+
+    created = api.post(
+        "/api/v1/residents",
+        {
+            "national_id": national_id_for(11, birth_date=D(1980, 1, 2)),
+            "name": "李强",
+            "district": "haibowan",
+            "populations": ["hypertension"],
+        },
+    )
+    assert (created.status_code, created.json()["code"]) == (403, "populations_forbidden")
+    assert not ResidentRegistration.objects.filter(resident__name="李强").exists()
+    url = f"/api/v1/residents/{resident.public_id}/populations"
+    cleared = api.post(url, {"populations": [], "on": "2026-06-01"})
+    assert (cleared.status_code, cleared.json()["code"]) == (403, "populations_forbidden")
+    with pytest.raises(Forbidden):
+        services.population_tag_add(
+            actor=user, resident=resident, population="disabled", on=D(2026, 6, 1)
+        )
+    assert set(ResidentPopulationTag.objects.values_list("pk", "population", "valid_to")) == before
+    # Without tags the desk registers as before.
+    plain = api.post(
+        "/api/v1/residents",
+        {
+            "national_id": national_id_for(12, birth_date=D(1981, 1, 2)),
+            "name": "李明",
+            "district": "haibowan",
+        },
+    )
+    assert plain.status_code == 201, plain.content
+
+
+def test_the_register_changes_answer_the_view_the_caller_reads(clerk_api, nurse_api, resident):
+    """A clerk records a move and a death (the desk's work) and reads back the identity view: no
+    phone, address or health tags; a nurse reads the clinical view."""
+    moved = clerk_api.post(
+        f"/api/v1/residents/{resident.public_id}/move", {"on": "2026-04-01", "district": "wuda"}
+    )
+    assert moved.status_code == 200, moved.content
+    assert not {"phone", "address", "key_populations"} & set(moved.json())
+    tagged = nurse_api.post(
+        f"/api/v1/residents/{resident.public_id}/populations",
+        {"populations": ["diabetes"], "on": "2026-06-01"},
+    )
+    assert "diabetes" in tagged.json()["key_populations"]
+    died = clerk_api.post(
+        f"/api/v1/residents/{resident.public_id}/death", {"died_on": "2026-06-10"}
+    )
+    assert died.status_code == 200, died.content
+    assert "key_populations" not in died.json()
 
 
 # --- the database keeps the invariants -----------------------------------------------------------

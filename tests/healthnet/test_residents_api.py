@@ -27,7 +27,7 @@ def create_payload(**overrides):
 
 
 def test_create_stores_the_id_encrypted_and_answers_it_masked(clerk_api, institution):
-    response = clerk_api.post("/api/v1/residents", create_payload(populations=["hypertension"]))
+    response = clerk_api.post("/api/v1/residents", create_payload())
 
     assert response.status_code == 201, response.content
     body = response.json()
@@ -37,9 +37,8 @@ def test_create_stores_the_id_encrypted_and_answers_it_masked(clerk_api, institu
     assert body["sex"] == "male"
     assert body["registered_by"] == institution.code
     assert "key_populations" not in body  # the desk reads the identity view
-    assert list(ResidentPopulationTag.objects.values_list("population", flat=True)) == [
-        "hypertension"
-    ]
+    # ... and does not write health tags either (tests/healthnet/test_register.py)
+    assert not ResidentPopulationTag.objects.exists()
     resident = Resident.objects.get(public_id=body["id"])
     assert GOOD_ID not in resident.national_id_encrypted
     assert decrypt_national_id(resident.national_id_encrypted) == GOOD_ID

@@ -1,7 +1,11 @@
 """Benchmark: rebuilding the report rollups of one month, against hand-written SQL for the same
 figures, and API reads from the rollups (PostgreSQL).
 
-    python bench/bench_reports.py [--residents 20000] [--referrals 60000] [--database NAME]
+    python bench/bench_reports.py [--residents 20000] [--referrals 60000]
+        [--visits-per-resident 2] [--database NAME] [--stage measure]
+
+The city's scale: --residents 560000 --visits-per-resident 3.6 --referrals 100000 (about 2,000,000
+visits and a year of 115,000 referrals).
 
 Drops and recreates the database, migrates, loads the Wuhai network and generates the demo city
 (generate_demo: residents, visits, contracts with follow-ups) at a fixed day, replaces its year of
@@ -36,11 +40,11 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 if __package__ in (None, ""):  # run as a script (its stages): the repository on the path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.support import manage, recreate_database
+from bench.support import manage, percentiles, recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = "healthnet_reports"
@@ -56,9 +60,13 @@ def run(
     referrals: int | None = None,
     *,
     database: str = DEFAULT_DATABASE,
+    visits_per_resident: float | None = None,
 ) -> dict:
     residents = residents or int(os.environ.get("BENCH_REPORTS_RESIDENTS", "20000"))
     referrals = referrals or int(os.environ.get("BENCH_REPORTS_REFERRALS", "60000"))
+    visits_per_resident = visits_per_resident or float(
+        os.environ.get("BENCH_REPORTS_VISITS_PER_RESIDENT", "2")
+    )
     url = recreate_database(database)
     env = {**os.environ, "DATABASE_URL": url, "HEALTHNET_ENV": "development"}
     manage(env, "migrate", "--noinput", "-v0")
@@ -71,7 +79,7 @@ def run(
         f"--residents={residents}",
         f"--seed={SEED}",
         f"--today={TODAY}",
-        "--encounters-per-resident=2",
+        f"--encounters-per-resident={visits_per_resident}",
         "--no-progress",
     )
     _stage(env, "seed", str(referrals))
@@ -80,6 +88,8 @@ def run(
     rows = [
         ("residents", residents, "rows", "generate_demo at --today " + TODAY),
         ("referrals", figures["referrals"], "rows", ""),
+        ("visits (encounters)", figures["encounters"], "rows", ""),
+        ("contracts", figures["contracts"], "rows", ""),
         ("follow-ups", figures["followups"], "rows", ""),
         ("data generation", generated, "s", f"a year of referrals at about {referrals:,}"),
         (
@@ -128,16 +138,24 @@ def run(
                 "the period's hierarchy already read; median of 7 each",
             )
         )
+    reference = next(r for n, r in figures["reads"].items() if n.startswith("reference"))
     for name, result in figures["reads"].items():
+        ratio = "" if result is reference else f", ×{result['p50'] / reference['p50']:.1f} ref"
         rows.append(
             (
                 f"{name}: p50 / p95",
                 f"{result['p50']:.1f} / {result['p95']:.1f}",
                 "ms",
-                f"{result['queries']} queries, {result['rows']} rows",
+                f"min–max {result['min']:.1f}–{result['max']:.1f} ms, {result['queries']} queries"
+                + ("" if result is reference else f", {result['rows']} rows")
+                + ratio,
             )
         )
-    reads = {n: r for n, r in figures["reads"].items() if not n.startswith("export")}
+    reads = {
+        n: r
+        for n, r in figures["reads"].items()
+        if not n.startswith("export") and r is not reference
+    }
     worst = max(reads, key=lambda n: reads[n]["p95"])
     rows.append(
         (
@@ -153,8 +171,10 @@ def run(
         "notes": [
             "The SQL side is the figures only; the functions also return a zero figure for every "
             "unit without facts.",
-            f"Reads: {REPEAT} requests each after 3 warm-ups, Django test client (API: bearer "
-            "token; pages: session): authentication, the rollup query, serialisation/render.",
+            f"Reads: {REPEAT} interleaved rounds after 3 warm-ups, Django test client (API: "
+            "bearer token; pages: session): authentication, the rollup query, "
+            "serialisation/render. ×ref: the read's median over the median of "
+            "GET /accounts/keepalive/ by the same session in the same rounds.",
             "Measured on the shared 2-core machine while other work ran: noisy upwards.",
         ],
     }
@@ -244,14 +264,14 @@ def _measure() -> dict:
         SQL_REJECTIONS,
         SQL_REJECTIONS_ALLIANCE,
     )
-    from healthnet.models import User, UserRole
+    from healthnet.models import Encounter, User, UserRole
     from healthnet.services import api_token_issue
     from referrals.models import Referral
     from reports.kpis import KPIS
     from reports.periods import Period
     from reports.services import rebuild_months, rebuild_period
     from reports.units import hierarchy, shared_hierarchy
-    from signing.models import FollowUp
+    from signing.models import Contract, FollowUp
 
     period = Period.parse(MONTH)
     start, end = period.bounds()
@@ -374,19 +394,28 @@ def _measure() -> dict:
     }
     session = Client(HTTP_HOST="localhost")
     session.force_login(bureau)
-    timings_of = {}
-    for name, (path, query) in {**reads, **pages}.items():
-        client_of = session if name in pages else client
+    # The reference: the same session's smallest request (authentication, no rollup read).
+    pages = {"reference (GET /accounts/keepalive/)": ("/accounts/keepalive/", {}), **pages}
+    scenarios = {**reads, **pages}
+    client_of = {name: session if name in pages else client for name in scenarios}
+    bodies: dict[str, Any] = {}
+    queries_of: dict[str, int] = {}
+    for name, (path, query) in scenarios.items():
         for _ in range(3):
-            client_of.get(path, query)
-        timings = []
-        for _ in range(REPEAT):
+            client_of[name].get(path, query)
+    samples: dict[str, list[float]] = {name: [] for name in scenarios}
+    for _ in range(REPEAT):  # interleaved rounds: the machine's load weighs on each alike
+        for name, (path, query) in scenarios.items():
             reset_queries()
             started = time.perf_counter()
-            response = client_of.get(path, query)
-            timings.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, response.content
-        timings.sort()
+            response = client_of[name].get(path, query)
+            samples[name].append((time.perf_counter() - started) * 1000)
+            assert response.status_code in (200, 204), response.content
+            bodies[name] = response
+            queries_of[name] = len(connection.queries)
+    timings_of = {}
+    for name, (path, _query) in scenarios.items():
+        response = bodies[name]
         body = response.content
         if path.endswith(".csv"):
             row_count = body.count(b"\n")
@@ -395,9 +424,8 @@ def _measure() -> dict:
         else:
             row_count = len(_rows_of(response.json()))
         timings_of[name] = {
-            "p50": statistics.median(timings),
-            "p95": timings[int(len(timings) * 0.95) - 1],
-            "queries": len(connection.queries),
+            **percentiles(samples[name]),
+            "queries": queries_of[name],
             "rows": row_count,
         }
         print(
@@ -407,6 +435,8 @@ def _measure() -> dict:
     return {
         "referrals": Referral.objects.count(),
         "followups": FollowUp.objects.count(),
+        "encounters": Encounter.objects.count(),
+        "contracts": Contract.objects.count(),
         "rebuild_ms": rebuild_ms,
         "hierarchy_ms": hierarchy_ms,
         "rebuild_rows": result.rows,
@@ -444,6 +474,7 @@ def main() -> None:
     parser.add_argument("--residents", type=int, default=20_000)
     parser.add_argument("--database", default=DEFAULT_DATABASE)
     parser.add_argument("--referrals", type=int, default=60_000)
+    parser.add_argument("--visits-per-resident", type=float, default=2.0)
     parser.add_argument("--stage", choices=["seed", "measure"])
     parser.add_argument("target", nargs="?", type=int)
     options = parser.parse_args()
@@ -456,7 +487,12 @@ def main() -> None:
         result = _seed(options.target) if options.stage == "seed" else _measure()
         print(json.dumps(result))
         return
-    result = run(options.residents, options.referrals, database=options.database)
+    result = run(
+        options.residents,
+        options.referrals,
+        database=options.database,
+        visits_per_resident=options.visits_per_resident,
+    )
     for figure, value, unit, note in result["rows"]:
         print(f"{figure}: {value} {unit} {note}")
 

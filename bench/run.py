@@ -195,9 +195,16 @@ def headlines(results: list[tuple[str, dict, float]]) -> list[str]:
     return [*lines, ""]
 
 
-# `make mutate`'s figure, written by hand after a run (mutmut is not a benchmark of this runner):
-# carried into every render so that `make bench` does not drop it.
-MUTATION = HERE / "mutation.md"
+# Write-ups of measurements made by hand (a benchmark run at the city's scale with its stages
+# apart, on a quiet machine; `make mutate`'s figure, which is not a benchmark of this runner): one
+# file each in bench/recorded/, carried into every render in the order of their names, so that
+# `make bench` never drops them. A new hand measurement adds a file there, not an edit of
+# RESULTS.md (which the next full run rewrites).
+RECORDED = HERE / "recorded"
+
+
+def recorded() -> list[str]:
+    return [path.read_text(encoding="utf-8").rstrip("\n") for path in sorted(RECORDED.glob("*.md"))]
 
 
 def render(results: list[tuple[str, dict, float]]) -> str:
@@ -216,8 +223,8 @@ def render(results: list[tuple[str, dict, float]]) -> str:
             shown = format_value(value)
             lines.append(f"| {figure} | {shown} | {unit} | {note} |")
         lines += ["", *[f"- {n}" for n in result.get("notes", [])], f"- ran in {seconds:.0f} s", ""]
-    if MUTATION.exists():
-        lines += [MUTATION.read_text(encoding="utf-8").rstrip("\n"), ""]
+    for text in recorded():
+        lines += [text, ""]
     return "\n".join(lines)
 
 

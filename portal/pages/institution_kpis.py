@@ -57,10 +57,12 @@ def _row(kpi: Kpi, row: selectors.KpiRow | None, links: dict[str, str | None]) -
     if row is not None and row.suppressed and (links["numerator"] or links["denominator"]):
         row = replace(row, suppressed=False)  # the user may list the records: no cell to hide
     cells = row_cells(kpi, row)
-    return {
+    numerator, denominator = (None, None) if row is None else (row.numerator, row.denominator)
+    shown = not cells["suppressed"]
+    return {  # a part with no records leads nowhere: no link to an empty list
         **cells,
-        "numerator_url": links["numerator"] if not cells["suppressed"] else None,
-        "denominator_url": links["denominator"] if not cells["suppressed"] else None,
+        "numerator_url": links["numerator"] if shown and numerator else None,
+        "denominator_url": links["denominator"] if shown and denominator else None,
     }
 
 

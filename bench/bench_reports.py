@@ -231,24 +231,6 @@ def _median_ms(function: Callable[[], T], repeat: int) -> tuple[float, T]:
     return statistics.median(timings), result
 
 
-def _key(district, code) -> tuple[str, str]:
-    if code is not None:
-        return ("institution", code)
-    if district is not None:
-        return ("district", district)
-    return ("city", "city")
-
-
-def _compare_counts(figures: dict, rows: list[tuple], column: int, name: str) -> None:
-    got = {_key(r[0], r[1]): r[column] for r in rows if r[column]}
-    want = {
-        key[:2]: int(f.numerator)
-        for key, f in figures.items()
-        if key[0] in ("city", "district", "institution") and not key[2] and f.numerator
-    }  # the totals ("" breakdown): 下转 also has a figure per care setting
-    assert got == want, name
-
-
 def _measure() -> dict:
     from django.conf import settings
     from django.db import connection, reset_queries
@@ -263,6 +245,7 @@ def _measure() -> dict:
         SQL_REFERRALS_SUBMITTED_ALLIANCE,
         SQL_REJECTIONS,
         SQL_REJECTIONS_ALLIANCE,
+        compare_counts,
     )
     from healthnet.models import Encounter, User, UserRole
     from healthnet.services import api_token_issue
@@ -328,8 +311,8 @@ def _measure() -> dict:
             rows, alliance_rows = results
             per_kpi[name] = {"functions_ms": functions_ms, "sql_ms": sql_ms}
             if name.startswith("2+3"):
-                _compare_counts(figures[0], rows, 2, "referrals_up")
-                _compare_counts(figures[1], rows, 3, "referrals_down")
+                compare_counts(figures[0], rows, 2, "referrals_up")
+                compare_counts(figures[1], rows, 3, "referrals_down")
                 for column, figure in ((1, figures[0]), (2, figures[1])):
                     got = {r[0]: r[column] for r in alliance_rows if r[column]}
                     want = {
@@ -339,7 +322,7 @@ def _measure() -> dict:
                     }
                     assert got == want, "alliances"
             elif name.startswith("5"):
-                _compare_counts(figures[0], rows, 3, "decision_on_time")
+                compare_counts(figures[0], rows, 3, "decision_on_time")
             elif name.startswith("14"):
                 team = {str(r[2]): r[4] for r in rows if r[2] is not None and r[4]}
                 want = {

@@ -1,6 +1,7 @@
 """The hand-written SQL bench/bench_reports.py times against the KPI functions: the same figures
 (GROUPING SETS over the raw tables for institution / district / city, and team for 履约率; one
-statement per KPI for the alliances by membership on the event's local day)."""
+statement per KPI for the alliances by membership on the event's local day), and the check that
+the SQL's counts are the figures'."""
 
 SQL_REFERRALS_SUBMITTED = """
 SELECT i.district, i.code, count(*) FILTER (WHERE r.direction = 'up'),
@@ -80,3 +81,23 @@ FROM signing_followup f JOIN signing_contract c ON c.id = f.contract_id
 WHERE f.due_date >= %(first)s AND f.due_date < %(after)s AND f.status <> 'cancelled'
 GROUP BY a.code
 """
+
+
+def _unit_key(district, code) -> tuple[str, str]:
+    if code is not None:
+        return ("institution", code)
+    if district is not None:
+        return ("district", district)
+    return ("city", "city")
+
+
+def compare_counts(figures: dict, rows: list[tuple], column: int, name: str) -> None:
+    """The SQL's counts (a GROUPING SETS row per institution, district and the city) equal the
+    figures' numerators, column `column` of each row; an AssertionError names the KPI."""
+    got = {_unit_key(r[0], r[1]): r[column] for r in rows if r[column]}
+    want = {
+        key[:2]: int(f.numerator)
+        for key, f in figures.items()
+        if key[0] in ("city", "district", "institution") and not key[2] and f.numerator
+    }  # the totals ("" breakdown): 下转 also has a figure per care setting
+    assert got == want, name

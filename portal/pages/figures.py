@@ -21,8 +21,6 @@ from reports.drill import PARTS, drill_of, records
 from reports.kpis import KPIS
 from reports.periods import Period
 
-FIGURE_FILTERS = ("kpi", "period", "part")
-
 
 @dataclass(frozen=True)
 class FigureFilter:

@@ -98,6 +98,9 @@ def clerk_scans_at_the_hospital(page: Page, base_url: str, clinic, referral: Ref
     expect(field).to_be_focused()  # ready for the next resident at once
     referral.refresh_from_db()
     assert referral.status == ReferralStatus.ARRIVED
+    # The "核验中…" indicator is gone as soon as the answer is in, not fading out at half opacity
+    # (unreadable, and axe's contrast check failed on it when it ran in those 200 ms).
+    expect(page.locator("#main .htmx-indicator")).to_be_hidden()
     checked(page)
 
 
